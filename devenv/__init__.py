@@ -1,0 +1,1 @@
+"""Local development environment: an embedded PostgreSQL and demo store data."""

@@ -1,0 +1,57 @@
+"""Point Airflow at this project and at the local (or configured) AWS endpoint and database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from devenv.postgres import REPO_ROOT, airflow_connection_json
+
+# Stand-in credentials for the local endpoint only; it accepts any, and real AWS rejects these.
+LOCAL_AWS_KEY = "local-access-key"
+LOCAL_AWS_SECRET = "local-secret-key"  # noqa: S105 - not a secret: the local endpoint ignores it
+
+
+def aws_connection_json(endpoint_url: str, region: str = "us-east-1") -> str:
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": LOCAL_AWS_KEY,
+            "password": LOCAL_AWS_SECRET,
+            "extra": {"endpoint_url": endpoint_url, "region_name": region},
+        }
+    )
+
+
+def configure(airflow_home: Path, *, db_url: str, aws_endpoint_url: str | None) -> None:
+    """Set the environment Airflow reads; must run before ``airflow`` is imported."""
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+        "AIRFLOW_CONN_STORE_DB": airflow_connection_json(db_url),
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    if aws_endpoint_url:
+        env["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_json(aws_endpoint_url)
+    os.environ.update(env)
+    for folder in (REPO_ROOT, REPO_ROOT / "plugins", REPO_ROOT / "dags"):
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
+
+
+def migrate() -> None:
+    """Create or upgrade Airflow's metadata database (SQLite under AIRFLOW_HOME)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -1,0 +1,21 @@
+-- The cache schema and the record of every load into it (lineage and snapshot bookkeeping).
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+CREATE TABLE IF NOT EXISTS {schema}.cache_loads (
+    load_id              bigserial PRIMARY KEY,
+    cache_name           text        NOT NULL,
+    snapshot_table       text        NOT NULL,
+    status               text        NOT NULL CHECK (status IN ('loading', 'live', 'previous', 'failed', 'dropped')),
+    dag_id               text,
+    run_id               text,
+    source_uri           text,
+    batch_job_arn        text,
+    solution_version_arn text,
+    row_count            bigint,
+    key_count            bigint,
+    error_count          bigint,
+    started_at           timestamptz NOT NULL DEFAULT now(),
+    finished_at          timestamptz
+);
+
+CREATE INDEX IF NOT EXISTS cache_loads_by_cache ON {schema}.cache_loads (cache_name, load_id DESC);

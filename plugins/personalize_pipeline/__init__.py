@@ -1,0 +1,1 @@
+"""Task logic of the Personalize pipelines: moving data between PostgreSQL, S3 and Personalize."""

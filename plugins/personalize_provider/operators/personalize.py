@@ -1,0 +1,743 @@
+"""
+Operators for Amazon Personalize.
+
+Every operator is safe to retry: names are given (resources) or derived from the
+task instance (jobs), existing resources with the same name are described and
+adopted when they match what the task asks for, an in-flight job is waited on
+instead of started again, and a finished one returns at once. Each returns the
+ARN it created or adopted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+from airflow.providers.common.compat.sdk import AirflowException, conf
+from botocore.exceptions import ClientError
+
+from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook, ResourceKind
+from personalize_provider.links.personalize import (
+    PersonalizeBatchInferenceJobLink,
+    PersonalizeDatasetGroupLink,
+    PersonalizeDatasetImportJobLink,
+    PersonalizeSolutionLink,
+)
+from personalize_provider.naming import generation_of, retry_name, run_scoped_name, validate_name
+from personalize_provider.triggers.personalize import TRIGGERS_BY_KIND
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+MAX_JOB_GENERATIONS = 20
+
+
+class PersonalizeResourceMismatchError(AirflowException):
+    """An existing resource has the task's name but not its settings; adopting it would be wrong."""
+
+
+class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
+    """
+    Shared behaviour: wait (sync, deferred or not at all) and fail with the service's reason.
+
+    :param wait_for_completion: Wait until the resource is ACTIVE. (default: True)
+    :param waiter_delay: Seconds between status checks. (templated, so a run can set it)
+    :param waiter_max_attempts: Status checks before giving up.
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+        (default from ``[operators] default_deferrable``)
+    """
+
+    aws_hook_class = PersonalizeHook
+    kind_name: ClassVar[str]
+    default_waiter_delay: ClassVar[int] = 30
+    default_waiter_max_attempts: ClassVar[int] = 240
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        waiter_delay: int | None = None,
+        waiter_max_attempts: int | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.waiter_delay = self.default_waiter_delay if waiter_delay is None else waiter_delay
+        self.waiter_max_attempts = (
+            self.default_waiter_max_attempts if waiter_max_attempts is None else waiter_max_attempts
+        )
+        self.deferrable = deferrable
+
+    @property
+    def kind(self) -> ResourceKind:
+        return RESOURCE_KINDS[self.kind_name]
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def failure_message(self, arn: str, description: dict[str, Any] | None = None) -> str:
+        description = description or self.hook.describe(self.kind, arn)
+        return (
+            f"Personalize {self.kind.label} {arn} ended in status "
+            f"{self.kind.status_of(description)!r}: {self.kind.failure_reason_of(description)}"
+        )
+
+    def wait_until_active(self, context: Context, arn: str) -> str:
+        """Return at once if finished, raise if failed, else wait as configured."""
+        description = self.hook.describe(self.kind, arn)
+        status = self.kind.status_of(description)
+        if status in self.kind.active_states:
+            self.log.info("Personalize %s %s is %s.", self.kind.label, arn, status)
+            return arn
+        if status in self.kind.failure_states:
+            raise AirflowException(self.failure_message(arn, description))
+        if not self.wait_for_completion:
+            self.log.info("Not waiting for %s %s (status %s).", self.kind.label, arn, status)
+            return arn
+        if self.deferrable:
+            self.log.info("Deferring until %s %s is ACTIVE (now %s).", self.kind.label, arn, status)
+            self.defer(
+                trigger=TRIGGERS_BY_KIND[self.kind_name](
+                    resource_arn=arn,
+                    waiter_delay=int(self.waiter_delay),
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        try:
+            wait(
+                waiter=self.hook.get_waiter(self.kind.waiter),
+                waiter_delay=int(self.waiter_delay),
+                waiter_max_attempts=self.waiter_max_attempts,
+                args={self.kind.arn_param: arn},
+                failure_message=f"Personalize {self.kind.label} {arn} failed",
+                status_message=f"Personalize {self.kind.label} {arn} status",
+                status_args=[f"{self.kind.response_key}.{'.'.join(self.kind.status_path)}"],
+            )
+        except WaiterTerminalFailure:
+            raise AirflowException(self.failure_message(arn)) from None
+        return arn
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        validated = validate_execute_complete_event(event)
+        arn = validated["resource_arn"]
+        if validated["status"] != "success":
+            try:
+                message = self.failure_message(arn)
+            except ClientError:
+                message = f"Personalize {self.kind.label} {arn} did not become ACTIVE"
+            raise AirflowException(f"{message} ({validated.get('message', 'no message')})")
+        self.log.info("Personalize %s %s is ACTIVE.", self.kind.label, arn)
+        return arn
+
+    # -- adopting ----------------------------------------------------------------------------
+
+    def check_matches(self, arn: str, description: dict[str, Any], expected: dict[str, Any]) -> None:
+        """Fail when an existing resource of our name was made with other settings."""
+        resource = description[self.kind.response_key]
+        differences = []
+        for path, wanted in expected.items():
+            node: Any = resource
+            for key in path.split("."):
+                node = node.get(key) if isinstance(node, dict) else None
+            if wanted is not None and _normalise(node) != _normalise(wanted):
+                differences.append(f"{path}: existing {node!r}, requested {wanted!r}")
+        if differences:
+            raise PersonalizeResourceMismatchError(
+                f"Personalize {self.kind.label} {arn} already exists with other settings ("
+                + "; ".join(differences)
+                + "). Give this task a new name, or delete the existing resource."
+            )
+
+    def create_or_adopt(
+        self,
+        *,
+        find: Callable[[], str | None],
+        create: Callable[[], str],
+        expected: dict[str, Any],
+    ) -> str:
+        """Adopt the resource ``find`` returns, else create it (handling a concurrent creator)."""
+        arn = find()
+        if arn is None:
+            try:
+                arn = create()
+                self.log.info("Created Personalize %s %s.", self.kind.label, arn)
+                return arn
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                    raise
+                arn = find()
+                if arn is None:
+                    raise
+        self.check_matches(arn, self.hook.describe(self.kind, arn), expected)
+        self.log.info("Adopted existing Personalize %s %s.", self.kind.label, arn)
+        return arn
+
+    def find_job(self, list_method: str, result_key: str, arn_key: str, base_name: str, **scope: Any):
+        """Newest generation of a run-scoped job: ``(arn, status, generation)`` or None."""
+        best = None
+        for summary in self.hook.iter_list(list_method, result_key, **scope):
+            generation = generation_of(base_name, summary.get("jobName") or summary.get("name") or "")
+            if generation is not None and (best is None or generation > best[2]):
+                best = (summary[arn_key], summary.get("status"), generation)
+        return best
+
+    def start_or_resume_job(
+        self,
+        *,
+        base_name: str,
+        find: Callable[[], tuple[str, str | None, int] | None],
+        create: Callable[[str], str],
+        expected: dict[str, Any],
+    ) -> str:
+        """
+        Reconnect to this task instance's job, or start it.
+
+        A job of ours that is in flight or finished is adopted (never a second paid
+        job); after a failed one a retry starts the next generation ``<name>-rN``.
+        """
+        found = find()
+        generation = 1
+        if found is not None:
+            arn, status, generation = found
+            if status not in self.kind.failure_states:
+                self.check_matches(arn, self.hook.describe(self.kind, arn), expected)
+                self.log.info("Reconnecting to Personalize %s %s (status %s).", self.kind.label, arn, status)
+                return arn
+            self.log.warning("Earlier attempt %s ended %s; starting a new job.", arn, status)
+            generation += 1
+        if generation > MAX_JOB_GENERATIONS:
+            raise AirflowException(f"{MAX_JOB_GENERATIONS} attempts of {base_name} failed; giving up.")
+        name = retry_name(base_name, generation)
+        try:
+            arn = create(name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+            found = find()
+            if found is None:
+                raise
+            arn = found[0]
+            self.check_matches(arn, self.hook.describe(self.kind, arn), expected)
+            self.log.info("Another attempt created %s first; adopting it.", arn)
+            return arn
+        self.log.info("Started Personalize %s %s.", self.kind.label, arn)
+        return arn
+
+    def persist_link(self, context: Context, link, arn: str, dataset_group_arn: str = "") -> None:
+        link.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            arn=arn,
+            dataset_group_arn=dataset_group_arn,
+        )
+
+
+def _normalise(value: Any) -> Any:
+    """Compare JSON strings by content and dataset types case-insensitively."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return parsed if isinstance(parsed, dict | list) else value
+    return value
+
+
+def _dataset_group_of(arn: str) -> str:
+    """``…:dataset/<group>/<TYPE>`` → ``…:dataset-group/<group>``."""
+    prefix, _, rest = arn.partition(":dataset/")
+    return f"{prefix}:dataset-group/{rest.split('/')[0]}" if rest else ""
+
+
+# -- resources that are created once and reused ------------------------------------------------
+
+
+class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
+    """
+    Create a dataset group, or adopt the one with this name.
+
+    :param name: Dataset group name. (templated)
+    :param role_arn: IAM role for a KMS-encrypted group. (templated)
+    :param kms_key_arn: KMS key to encrypt the group's data. (templated)
+    :param domain: ``ECOMMERCE`` or ``VIDEO_ON_DEMAND`` for a domain group; None for custom.
+    :param tags: Tags for the new group.
+    """
+
+    kind_name = "dataset_group"
+    default_waiter_delay = 10
+    default_waiter_max_attempts = 60
+    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "name", "role_arn", "kms_key_arn", "domain")
+    operator_extra_links = (PersonalizeDatasetGroupLink(),)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        role_arn: str | None = None,
+        kms_key_arn: str | None = None,
+        domain: str | None = None,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name, self.role_arn, self.kms_key_arn, self.domain = name, role_arn, kms_key_arn, domain
+        self.tags = tags or {}
+
+    def execute(self, context: Context) -> str:
+        validate_name(self.name, "Dataset group name")
+        params = {
+            "name": self.name,
+            "roleArn": self.role_arn,
+            "kmsKeyArn": self.kms_key_arn,
+            "domain": self.domain,
+        }
+        params = {k: v for k, v in params.items() if v}
+
+        def find() -> str | None:
+            return next(
+                (
+                    g["datasetGroupArn"]
+                    for g in self.hook.iter_list("list_dataset_groups", "datasetGroups")
+                    if g["name"] == self.name
+                ),
+                None,
+            )
+
+        arn = self.create_or_adopt(
+            find=find,
+            create=lambda: self.hook.conn.create_dataset_group(**params, **_tags(self.tags))[
+                "datasetGroupArn"
+            ],
+            expected={"domain": self.domain, "kmsKeyArn": self.kms_key_arn},
+        )
+        self.persist_link(context, PersonalizeDatasetGroupLink, arn, arn)
+        return self.wait_until_active(context, arn)
+
+
+class PersonalizeCreateSchemaOperator(PersonalizeBaseOperator):
+    """
+    Create a schema, or adopt the one with this name when its fields are the same.
+
+    Schemas cannot change: give a changed schema a new name (e.g. with a version suffix).
+
+    :param name: Schema name. (templated)
+    :param schema: Avro schema as a dict or JSON string. (templated)
+    :param domain: Domain of a domain dataset group, None for custom.
+    """
+
+    kind_name = "dataset_group"  # schemas have no status; nothing is waited on
+    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "name", "schema")
+    template_fields_renderers = {"schema": "json"}
+
+    def __init__(self, *, name: str, schema: dict | str, domain: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name, self.schema, self.domain = name, schema, domain
+
+    def execute(self, context: Context) -> str:
+        validate_name(self.name, "Schema name")
+        schema_json = self.schema if isinstance(self.schema, str) else json.dumps(self.schema)
+
+        def find() -> str | None:
+            return next(
+                (
+                    s["schemaArn"]
+                    for s in self.hook.iter_list("list_schemas", "schemas")
+                    if s["name"] == self.name
+                ),
+                None,
+            )
+
+        arn = find()
+        if arn is None:
+            try:
+                params = {"name": self.name, "schema": schema_json}
+                if self.domain:
+                    params["domain"] = self.domain
+                arn = self.hook.conn.create_schema(**params)["schemaArn"]
+                self.log.info("Created Personalize schema %s.", arn)
+                return arn
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException" or not (arn := find()):
+                    raise
+        existing = self.hook.conn.describe_schema(schemaArn=arn)["schema"]["schema"]
+        if _normalise(existing) != _normalise(schema_json):
+            raise PersonalizeResourceMismatchError(
+                f"Personalize schema {arn} already exists with other fields. Schemas cannot change: "
+                "give the new schema a new name."
+            )
+        self.log.info("Adopted existing Personalize schema %s.", arn)
+        return arn
+
+
+class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
+    """
+    Create the dataset of one type in a dataset group, or adopt it.
+
+    :param name: Dataset name. (templated)
+    :param dataset_group_arn: The dataset group. (templated)
+    :param dataset_type: INTERACTIONS, ITEMS, USERS, ACTIONS or ACTION_INTERACTIONS. (templated)
+    :param schema_arn: The dataset's schema. (templated)
+    """
+
+    kind_name = "dataset"
+    default_waiter_delay = 10
+    default_waiter_max_attempts = 60
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay",
+        "name", "dataset_group_arn", "dataset_type", "schema_arn"
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        dataset_group_arn: str,
+        dataset_type: str,
+        schema_arn: str,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name, self.dataset_group_arn = name, dataset_group_arn
+        self.dataset_type, self.schema_arn, self.tags = dataset_type, schema_arn, tags or {}
+
+    def execute(self, context: Context) -> str:
+        validate_name(self.name, "Dataset name")
+        dataset_type = self.dataset_type.upper()
+
+        def find() -> str | None:
+            return next(
+                (
+                    d["datasetArn"]
+                    for d in self.hook.iter_list(
+                        "list_datasets", "datasets", datasetGroupArn=self.dataset_group_arn
+                    )
+                    if d["datasetType"].upper() == dataset_type
+                ),
+                None,
+            )
+
+        arn = self.create_or_adopt(
+            find=find,
+            create=lambda: self.hook.conn.create_dataset(
+                name=self.name,
+                schemaArn=self.schema_arn,
+                datasetGroupArn=self.dataset_group_arn,
+                datasetType=dataset_type,
+                **_tags(self.tags),
+            )["datasetArn"],
+            expected={"schemaArn": self.schema_arn},
+        )
+        return self.wait_until_active(context, arn)
+
+
+class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
+    """
+    Create a solution (a recipe plus its configuration), or adopt it.
+
+    Automatic training is off unless asked for: a pipeline that schedules its own
+    training should not pay for the service's weekly one as well.
+
+    :param name: Solution name. (templated)
+    :param dataset_group_arn: The dataset group. (templated)
+    :param recipe_arn: e.g. ``arn:aws:personalize:::recipe/aws-user-personalization``. (templated)
+    :param solution_config: The ``solutionConfig`` dict. (templated)
+    :param event_type: Train only on this event type. (templated)
+    :param perform_auto_training: Let the service retrain on its own. (default False)
+    """
+
+    kind_name = "solution"
+    default_waiter_delay = 10
+    default_waiter_max_attempts = 60
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay",
+        "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
+    )
+    template_fields_renderers = {"solution_config": "json"}
+    operator_extra_links = (PersonalizeSolutionLink(),)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        dataset_group_arn: str,
+        recipe_arn: str,
+        solution_config: dict | None = None,
+        event_type: str | None = None,
+        perform_auto_training: bool = False,
+        perform_hpo: bool = False,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name, self.dataset_group_arn, self.recipe_arn = name, dataset_group_arn, recipe_arn
+        self.solution_config, self.event_type = solution_config or {}, event_type
+        self.perform_auto_training, self.perform_hpo = perform_auto_training, perform_hpo
+        self.tags = tags or {}
+
+    def execute(self, context: Context) -> str:
+        validate_name(self.name, "Solution name")
+        params: dict[str, Any] = {
+            "name": self.name,
+            "datasetGroupArn": self.dataset_group_arn,
+            "recipeArn": self.recipe_arn,
+            "performAutoTraining": self.perform_auto_training,
+            "performHPO": self.perform_hpo,
+        }
+        if self.solution_config:
+            params["solutionConfig"] = self.solution_config
+        if self.event_type:
+            params["eventType"] = self.event_type
+
+        def find() -> str | None:
+            return next(
+                (
+                    s["solutionArn"]
+                    for s in self.hook.iter_list(
+                        "list_solutions", "solutions", datasetGroupArn=self.dataset_group_arn
+                    )
+                    if s["name"] == self.name
+                ),
+                None,
+            )
+
+        arn = self.create_or_adopt(
+            find=find,
+            create=lambda: self.hook.conn.create_solution(**params, **_tags(self.tags))["solutionArn"],
+            expected={"recipeArn": self.recipe_arn, "eventType": self.event_type},
+        )
+        self.persist_link(context, PersonalizeSolutionLink, arn, self.dataset_group_arn)
+        return self.wait_until_active(context, arn)
+
+
+# -- paid jobs, one per task instance ----------------------------------------------------------
+
+
+class PersonalizeCreateDatasetImportJobOperator(PersonalizeBaseOperator):
+    """
+    Import a CSV file or folder from S3 into a dataset.
+
+    :param dataset_arn: The dataset. (templated)
+    :param data_location: ``s3://bucket/key.csv`` or a folder ``s3://bucket/prefix/``. (templated)
+    :param role_arn: Role the service assumes to read the bucket. (templated)
+    :param import_mode: FULL replaces earlier bulk data, INCREMENTAL appends. (templated)
+    :param job_name: Defaults to a name derived from the task instance. (templated)
+    """
+
+    kind_name = "dataset_import_job"
+    default_waiter_delay = 60
+    default_waiter_max_attempts = 720
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay",
+        "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
+    )
+    operator_extra_links = (PersonalizeDatasetImportJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        dataset_arn: str,
+        data_location: str,
+        role_arn: str | None = None,
+        import_mode: str = "FULL",
+        job_name: str | None = None,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset_arn, self.data_location, self.role_arn = dataset_arn, data_location, role_arn
+        self.import_mode, self.job_name, self.tags = import_mode, job_name, tags or {}
+
+    def execute(self, context: Context) -> str:
+        base = validate_name(self.job_name or run_scoped_name(context, "import"), "Import job name")
+
+        def create(name: str) -> str:
+            params = {
+                "jobName": name,
+                "datasetArn": self.dataset_arn,
+                "dataSource": {"dataLocation": self.data_location},
+                "importMode": self.import_mode,
+            }
+            if self.role_arn:
+                params["roleArn"] = self.role_arn
+            return self.hook.conn.create_dataset_import_job(**params, **_tags(self.tags))[
+                "datasetImportJobArn"
+            ]
+
+        arn = self.start_or_resume_job(
+            base_name=base,
+            find=lambda: self.find_job(
+                "list_dataset_import_jobs",
+                "datasetImportJobs",
+                "datasetImportJobArn",
+                base,
+                datasetArn=self.dataset_arn,
+            ),
+            create=create,
+            expected={"dataSource.dataLocation": self.data_location, "importMode": self.import_mode},
+        )
+        self.persist_link(context, PersonalizeDatasetImportJobLink, arn, _dataset_group_of(self.dataset_arn))
+        return self.wait_until_active(context, arn)
+
+
+class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
+    """
+    Train a solution version (FULL, or UPDATE for the user-personalization family).
+
+    :param solution_arn: The solution to train. (templated)
+    :param training_mode: FULL or UPDATE. (templated)
+    :param name: Version name; defaults to one derived from the task instance. (templated)
+    """
+
+    kind_name = "solution_version"
+    default_waiter_delay = 60
+    default_waiter_max_attempts = 1440
+    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "solution_arn", "training_mode", "name")
+
+    def __init__(
+        self,
+        *,
+        solution_arn: str,
+        training_mode: str = "FULL",
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.solution_arn, self.training_mode, self.name = solution_arn, training_mode, name
+        self.tags = tags or {}
+
+    def _find(self, base: str) -> tuple[str, str | None, int] | None:
+        # Version summaries carry no name: describe them (newest first) to find ours.
+        best = None
+        for summary in self.hook.iter_list(
+            "list_solution_versions", "solutionVersions", solutionArn=self.solution_arn
+        ):
+            version = self.hook.conn.describe_solution_version(
+                solutionVersionArn=summary["solutionVersionArn"]
+            )["solutionVersion"]
+            generation = generation_of(base, version.get("name") or "")
+            if generation is not None and (best is None or generation > best[2]):
+                best = (version["solutionVersionArn"], version["status"], generation)
+        return best
+
+    def execute(self, context: Context) -> str:
+        base = validate_name(self.name or run_scoped_name(context, "train"), "Solution version name")
+        arn = self.start_or_resume_job(
+            base_name=base,
+            find=lambda: self._find(base),
+            create=lambda name: self.hook.conn.create_solution_version(
+                solutionArn=self.solution_arn, name=name, trainingMode=self.training_mode, **_tags(self.tags)
+            )["solutionVersionArn"],
+            expected={"trainingMode": self.training_mode},
+        )
+        return self.wait_until_active(context, arn)
+
+
+class PersonalizeCreateBatchInferenceJobOperator(PersonalizeBaseOperator):
+    """
+    Score a JSON Lines file or folder of queries in S3 with a solution version.
+
+    :param solution_version_arn: The trained version. (templated)
+    :param input_path: ``s3://…`` file or folder of JSON Lines queries. (templated)
+    :param output_path: ``s3://…/`` folder for ``<input>.out`` files. (templated)
+    :param role_arn: Role the service assumes to read and write the bucket. (templated)
+    :param num_results: Items per query. (default 25)
+    :param filter_arn: A filter to apply. (templated)
+    :param batch_inference_job_config: e.g. ``{"itemExplorationConfig": {...}}``. (templated)
+    :param job_name: Defaults to a name derived from the task instance. (templated)
+    """
+
+    kind_name = "batch_inference_job"
+    default_waiter_delay = 60
+    default_waiter_max_attempts = 1440
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay",
+        "solution_version_arn",
+        "input_path",
+        "output_path",
+        "role_arn",
+        "filter_arn",
+        "batch_inference_job_config",
+        "job_name",
+        "num_results",
+    )
+    operator_extra_links = (PersonalizeBatchInferenceJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        solution_version_arn: str,
+        input_path: str,
+        output_path: str,
+        role_arn: str,
+        num_results: int = 25,
+        filter_arn: str | None = None,
+        batch_inference_job_config: dict | None = None,
+        job_name: str | None = None,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.solution_version_arn = solution_version_arn
+        self.input_path, self.output_path = input_path, output_path
+        self.role_arn, self.num_results, self.filter_arn = role_arn, num_results, filter_arn
+        self.batch_inference_job_config, self.job_name = batch_inference_job_config, job_name
+        self.tags = tags or {}
+
+    def execute(self, context: Context) -> str:
+        base = validate_name(self.job_name or run_scoped_name(context, "batch"), "Batch job name")
+
+        def create(name: str) -> str:
+            params: dict[str, Any] = {
+                "jobName": name,
+                "solutionVersionArn": self.solution_version_arn,
+                "jobInput": {"s3DataSource": {"path": self.input_path}},
+                "jobOutput": {"s3DataDestination": {"path": self.output_path}},
+                "roleArn": self.role_arn,
+                "numResults": int(self.num_results),
+            }
+            if self.filter_arn:
+                params["filterArn"] = self.filter_arn
+            if self.batch_inference_job_config:
+                params["batchInferenceJobConfig"] = self.batch_inference_job_config
+            return self.hook.conn.create_batch_inference_job(**params, **_tags(self.tags))[
+                "batchInferenceJobArn"
+            ]
+
+        arn = self.start_or_resume_job(
+            base_name=base,
+            find=lambda: self.find_job(
+                "list_batch_inference_jobs",
+                "batchInferenceJobs",
+                "batchInferenceJobArn",
+                base,
+                solutionVersionArn=self.solution_version_arn,
+            ),
+            create=create,
+            expected={
+                "jobInput.s3DataSource.path": self.input_path,
+                "jobOutput.s3DataDestination.path": self.output_path,
+                "numResults": int(self.num_results),
+            },
+        )
+        self.persist_link(context, PersonalizeBatchInferenceJobLink, arn)
+        return self.wait_until_active(context, arn)
+
+
+def _tags(tags: dict[str, str]) -> dict[str, list[dict[str, str]]]:
+    """The ``tags`` request parameter, left out when there are none."""
+    return {"tags": [{"tagKey": k, "tagValue": v} for k, v in tags.items()]} if tags else {}

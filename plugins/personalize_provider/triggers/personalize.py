@@ -1,0 +1,114 @@
+"""Triggers that wait on Personalize resources from the triggerer (no worker slot held)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+
+from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook, ResourceKind
+
+
+class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
+    """
+    Wait until a Personalize resource is ACTIVE; emit an error event on a failure state.
+
+    Subclasses only name the resource kind. Every constructor argument is in the
+    signature, so ``serialize()`` rebuilds the trigger exactly in the triggerer.
+    The event carries the resource ARN under ``resource_arn``.
+    """
+
+    aws_hook_class = PersonalizeHook
+    kind_name: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        resource_arn: str,
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 720,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        kind: ResourceKind = RESOURCE_KINDS[self.kind_name]
+        status_root = ".".join((kind.response_key, *kind.status_path[:-1]))
+        super().__init__(
+            serialized_fields={"resource_arn": resource_arn},
+            waiter_name=kind.waiter,
+            waiter_args={kind.arn_param: resource_arn},
+            failure_message=f"Personalize {kind.label} {resource_arn} failed",
+            status_message=f"Personalize {kind.label} {resource_arn} status",
+            status_queries=[f"{status_root}.status", f"{status_root}.failureReason"],
+            return_key="resource_arn",
+            return_value=resource_arn,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
+
+
+class PersonalizeDatasetGroupActiveTrigger(PersonalizeResourceTrigger):
+    kind_name = "dataset_group"
+
+
+class PersonalizeDatasetActiveTrigger(PersonalizeResourceTrigger):
+    kind_name = "dataset"
+
+
+class PersonalizeDatasetImportJobCompleteTrigger(PersonalizeResourceTrigger):
+    kind_name = "dataset_import_job"
+
+
+class PersonalizeSolutionActiveTrigger(PersonalizeResourceTrigger):
+    kind_name = "solution"
+
+
+class PersonalizeSolutionVersionCompleteTrigger(PersonalizeResourceTrigger):
+    kind_name = "solution_version"
+
+
+class PersonalizeCampaignActiveTrigger(PersonalizeResourceTrigger):
+    kind_name = "campaign"
+
+
+class PersonalizeCampaignUpdateCompleteTrigger(PersonalizeResourceTrigger):
+    kind_name = "campaign_update"
+
+
+class PersonalizeFilterActiveTrigger(PersonalizeResourceTrigger):
+    kind_name = "filter"
+
+
+class PersonalizeEventTrackerActiveTrigger(PersonalizeResourceTrigger):
+    kind_name = "event_tracker"
+
+
+class PersonalizeBatchInferenceJobCompleteTrigger(PersonalizeResourceTrigger):
+    kind_name = "batch_inference_job"
+
+
+class PersonalizeBatchSegmentJobCompleteTrigger(PersonalizeResourceTrigger):
+    kind_name = "batch_segment_job"
+
+
+TRIGGERS_BY_KIND: dict[str, type[PersonalizeResourceTrigger]] = {
+    cls.kind_name: cls
+    for cls in (
+        PersonalizeDatasetGroupActiveTrigger,
+        PersonalizeDatasetActiveTrigger,
+        PersonalizeDatasetImportJobCompleteTrigger,
+        PersonalizeSolutionActiveTrigger,
+        PersonalizeSolutionVersionCompleteTrigger,
+        PersonalizeCampaignActiveTrigger,
+        PersonalizeCampaignUpdateCompleteTrigger,
+        PersonalizeFilterActiveTrigger,
+        PersonalizeEventTrackerActiveTrigger,
+        PersonalizeBatchInferenceJobCompleteTrigger,
+        PersonalizeBatchSegmentJobCompleteTrigger,
+    )
+}
