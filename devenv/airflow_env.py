@@ -26,26 +26,33 @@ def aws_connection_json(endpoint_url: str, region: str = "us-east-1") -> str:
     )
 
 
-def configure(airflow_home: Path, *, db_url: str, aws_endpoint_url: str | None) -> None:
+def configure(airflow_home: Path, *, db_url: str | None = None, aws_endpoint_url: str | None = None) -> None:
     """Set the environment Airflow reads; must run before ``airflow`` is imported."""
     airflow_home.mkdir(parents=True, exist_ok=True)
-    env = {
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
-        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
-        "AIRFLOW_CONN_STORE_DB": airflow_connection_json(db_url),
-        "OPENBLAS_NUM_THREADS": "1",
-    }
-    if aws_endpoint_url:
-        env["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_json(aws_endpoint_url)
-    os.environ.update(env)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+            "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+    )
     for folder in (REPO_ROOT, REPO_ROOT / "plugins", REPO_ROOT / "dags"):
         if str(folder) not in sys.path:
             sys.path.append(str(folder))
+    set_connections(db_url=db_url, aws_endpoint_url=aws_endpoint_url)
+
+
+def set_connections(*, db_url: str | None, aws_endpoint_url: str | None) -> None:
+    """Connections by environment (``AIRFLOW_CONN_*``), read by Airflow whenever a task asks."""
+    if db_url:
+        os.environ["AIRFLOW_CONN_STORE_DB"] = airflow_connection_json(db_url)
+    if aws_endpoint_url:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_json(aws_endpoint_url)
 
 
 def migrate() -> None:

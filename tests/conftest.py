@@ -1,0 +1,67 @@
+"""Shared fixtures: Airflow pointed at this project, a real PostgreSQL, the local AWS endpoint."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from devenv import postgres
+from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, configure, migrate, set_connections
+
+# Airflow reads its configuration at import: point it at a throwaway home before any test imports it.
+configure(Path(tempfile.mkdtemp(prefix="personalize-tests-airflow-")))
+
+DEMO_BUCKET = "personalize-pipelines-demo"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory):
+    """A configured server (PIPELINE_DATABASE_URL) if given, else a throwaway embedded one.
+
+    Tests replace the store tables' contents, so point PIPELINE_DATABASE_URL only at a scratch database.
+    """
+    url = os.environ.get(postgres.URL_ENV)
+    if url:
+        yield url
+        return
+    with postgres.embedded_server(tmp_path_factory.mktemp("pg") / "data") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory: pytest.TempPathFactory):
+    """The local AWS endpoint (Personalize + moto S3) in a subprocess, for the whole session."""
+    from local_aws.testing import running_endpoint
+
+    with running_endpoint(tmp_path_factory.mktemp("local-aws"), step_seconds=0.1) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    migrate()
+
+
+@pytest.fixture(scope="session")
+def aws_clients(aws_endpoint):
+    import boto3
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=aws_endpoint, region_name="us-east-1",
+                            aws_access_key_id=LOCAL_AWS_KEY, aws_secret_access_key=LOCAL_AWS_SECRET)
+
+    return client
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(database_url, aws_endpoint, airflow_db, aws_clients) -> dict[str, str]:
+    """Everything a DAG run needs: connections set, store schema applied, demo bucket created."""
+    set_connections(db_url=database_url, aws_endpoint_url=aws_endpoint)
+    postgres.apply_schema(database_url)
+    s3 = aws_clients("s3")
+    if DEMO_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=DEMO_BUCKET)
+    return {"database_url": database_url, "aws_endpoint": aws_endpoint, "bucket": DEMO_BUCKET}
