@@ -279,7 +279,9 @@ class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
     kind_name = "dataset_group"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "name", "role_arn", "kms_key_arn", "domain")
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay", "name", "role_arn", "kms_key_arn", "domain"
+    )
     operator_extra_links = (PersonalizeDatasetGroupLink(),)
 
     def __init__(
@@ -396,8 +398,7 @@ class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay",
-        "name", "dataset_group_arn", "dataset_type", "schema_arn"
+        "waiter_delay", "name", "dataset_group_arn", "dataset_type", "schema_arn"
     )
 
     def __init__(
@@ -463,8 +464,7 @@ class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay",
-        "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
+        "waiter_delay", "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
     )
     template_fields_renderers = {"solution_config": "json"}
     operator_extra_links = (PersonalizeSolutionLink(),)
@@ -541,8 +541,7 @@ class PersonalizeCreateDatasetImportJobOperator(PersonalizeBaseOperator):
     default_waiter_delay = 60
     default_waiter_max_attempts = 720
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay",
-        "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
+        "waiter_delay", "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
     )
     operator_extra_links = (PersonalizeDatasetImportJobLink(),)
 
@@ -605,7 +604,9 @@ class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
     kind_name = "solution_version"
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
-    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "solution_arn", "training_mode", "name")
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay", "solution_arn", "training_mode", "name"
+    )
 
     def __init__(
         self,

@@ -1,0 +1,48 @@
+"""
+The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, `airflow standalone`.
+
+Stops everything it started on Ctrl-C. Loads the demo data if the store is empty.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+
+from devenv.postgres import LOCAL_DIR, apply_schema, database_url
+
+PORT = 4566
+
+
+def main() -> int:
+    db_url = database_url()
+    apply_schema(db_url)
+    with psycopg.connect(db_url) as conn:
+        empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM store.customers)").fetchone()[0]
+    if empty:
+        from devenv import datagen
+
+        datagen.load(db_url, datagen.generate("demo"))
+
+    from local_aws.testing import running_endpoint
+
+    with running_endpoint(LOCAL_DIR / "aws", step_seconds=1.0, port=PORT) as endpoint:
+        from devenv.airflow_env import configure, migrate
+        from devenv.demo import create_bucket
+
+        os.environ.setdefault("PERSONALIZE_POLL_SECONDS", "5")
+        configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
+        migrate()
+        create_bucket(endpoint)
+        print(f"Local AWS endpoint {endpoint}; Airflow UI on http://127.0.0.1:8080 (Ctrl-C stops all)")
+        try:
+            return subprocess.run([sys.executable, "-m", "airflow", "standalone"]).returncode
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+-- Source tables of the online store that the pipelines extract from.
+-- Idempotent: safe to run on every start-up of the demo and tests.
+
+CREATE SCHEMA IF NOT EXISTS store;
+
+CREATE TABLE IF NOT EXISTS store.customers (
+    customer_id text PRIMARY KEY,
+    created_at  timestamptz NOT NULL,
+    country     text NOT NULL,
+    age_band    text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS store.products (
+    product_id text PRIMARY KEY,
+    name       text NOT NULL,
+    category   text NOT NULL,
+    price      numeric(10, 2) NOT NULL,
+    created_at timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS store.orders (
+    order_id    text PRIMARY KEY,
+    customer_id text NOT NULL REFERENCES store.customers,
+    ordered_at  timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS store.order_items (
+    order_id   text NOT NULL REFERENCES store.orders,
+    line_no    int NOT NULL,
+    product_id text NOT NULL REFERENCES store.products,
+    quantity   int NOT NULL,
+    unit_price numeric(10, 2) NOT NULL,
+    PRIMARY KEY (order_id, line_no)
+);
+
+CREATE TABLE IF NOT EXISTS store.events (
+    event_id    bigint PRIMARY KEY,
+    customer_id text NOT NULL REFERENCES store.customers,
+    product_id  text NOT NULL REFERENCES store.products,
+    event_type  text NOT NULL CHECK (event_type IN ('view', 'add_to_cart')),
+    occurred_at timestamptz NOT NULL
+);
+
+-- Extraction reads one interval at a time.
+CREATE INDEX IF NOT EXISTS events_occurred_at_idx ON store.events (occurred_at);
+CREATE INDEX IF NOT EXISTS orders_ordered_at_idx ON store.orders (ordered_at);

@@ -1,0 +1,1 @@
+"""Local AWS endpoint: moto's S3 (and friends) plus a Personalize-compatible service."""

@@ -1,0 +1,142 @@
+"""Dataset import jobs: read CSVs from S3, check them like the service, store as parquet."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import JobFailure
+from .s3io import S3
+from .schemas import Field
+
+MIN_INTERACTIONS_PER_IMPORT = 1000
+MAX_ID_LENGTH = 256
+MILLISECONDS_THRESHOLD = 1e11  # epoch seconds stay below this until the year 5138
+ID_COLUMNS = {"INTERACTIONS": None, "ITEMS": "ITEM_ID", "USERS": "USER_ID"}
+
+
+class DatasetFiles:
+    """Imported data per dataset, one parquet file each; a lock per file."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def path(self, dataset_arn: str) -> Path:
+        # dataset ARNs end in dataset/<group>/<TYPE>; names are filename-safe by pattern
+        group, dtype = dataset_arn.split(":dataset/", 1)[1].split("/")
+        return self.root / group / f"{dtype}.parquet"
+
+    def lock(self, dataset_arn: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(dataset_arn, threading.Lock())
+
+    def load(self, dataset_arn: str) -> pd.DataFrame | None:
+        path = self.path(dataset_arn)
+        return pd.read_parquet(path) if path.exists() else None
+
+    def save(self, dataset_arn: str, frame: pd.DataFrame) -> None:
+        path = self.path(dataset_arn)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+
+    def remove(self, dataset_arn: str) -> None:
+        self.path(dataset_arn).unlink(missing_ok=True)
+
+
+def read_location(s3: S3, location: str, fields: list[Field]) -> pd.DataFrame:
+    """All CSV files at ``location`` as one frame with the schema's columns and types."""
+    try:
+        keys = s3.keys_at(location)
+    except ValueError:
+        keys = []
+    if not keys:
+        raise JobFailure("Invalid Data location.")
+    frames = [_read_csv(s3.read(b, k), f"s3://{b}/{k}", fields) for b, k in keys]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _read_csv(body: bytes, where: str, fields: list[Field]) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[],
+                          encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise JobFailure(f"Could not parse CSV file {where}: {exc}") from exc
+    by_upper = {c.strip().upper(): c for c in raw.columns}
+    missing = [f.name for f in fields if f.name.upper() not in by_upper and not f.nullable]
+    if missing:
+        raise JobFailure(f"Input CSV is missing the following columns: [{', '.join(missing)}]")
+    out = {}
+    for field in fields:
+        column = by_upper.get(field.name.upper())
+        values = raw[column] if column is not None else pd.Series([""] * len(raw), dtype=str)
+        out[field.name] = _convert(values, field, where)
+    return pd.DataFrame(out)
+
+
+def _convert(values: pd.Series, field: Field, where: str) -> pd.Series:
+    empty = values.str.strip() == ""
+    if empty.any() and not field.nullable:
+        raise JobFailure(
+            f"Column {field.name} in {where} has {int(empty.sum())} empty value(s) but is not nullable.")
+    if field.type in ("int", "long", "float", "double"):
+        numbers = pd.to_numeric(values.where(~empty), errors="coerce")
+        bad = numbers.isna() & ~empty
+        if bad.any():
+            sample = values[bad].iloc[0]
+            raise JobFailure(f"Column {field.name} in {where} has non-numeric value(s), e.g. {sample!r}.")
+        if field.type in ("int", "long"):
+            if (numbers.dropna() % 1 != 0).any():
+                raise JobFailure(f"Column {field.name} in {where} must hold whole numbers.")
+            return numbers.astype("Int64")
+        return numbers.astype("float64")
+    if field.type == "boolean":
+        lowered = values.str.strip()
+        bad = ~lowered.isin(["true", "false"]) & ~empty
+        if bad.any():
+            raise JobFailure(f"Column {field.name} in {where} must be lowercase true/false.")
+        return lowered.map({"true": True, "false": False}).astype("boolean")
+    return values.where(~empty, None).astype("string")
+
+
+def validate(frame: pd.DataFrame, dataset_type: str) -> None:
+    """The service's per-import data rules."""
+    if dataset_type == "INTERACTIONS" and len(frame) < MIN_INTERACTIONS_PER_IMPORT:
+        raise JobFailure(
+            f"Input data has {len(frame)} interactions; an interactions import needs at least "
+            f"{MIN_INTERACTIONS_PER_IMPORT} records.")
+    for column in ("USER_ID", "ITEM_ID"):
+        if column in frame:
+            too_long = frame[column].str.len() > MAX_ID_LENGTH
+            if too_long.any():
+                raise JobFailure(
+                    f"{column} values must be at most {MAX_ID_LENGTH} characters; "
+                    f"{int(too_long.sum())} value(s) are longer.")
+    for column in ("TIMESTAMP", "CREATION_TIMESTAMP"):
+        if column in frame:
+            stamps = frame[column].dropna()
+            big = stamps > MILLISECONDS_THRESHOLD
+            if big.any():
+                raise JobFailure(
+                    f"{column} values must be Unix epoch seconds; {int(big.sum())} value(s) look like "
+                    f"milliseconds (e.g. {int(stamps[big].iloc[0])}).")
+            if (stamps < 0).any():
+                raise JobFailure(f"{column} values must not be negative.")
+
+
+def merge(existing: pd.DataFrame | None, new: pd.DataFrame, dataset_type: str, mode: str) -> pd.DataFrame:
+    """FULL replaces; INCREMENTAL appends, newer records replacing same-id ones for items/users."""
+    if mode == "FULL" or existing is None or existing.empty:
+        return new.reset_index(drop=True)
+    new = new.reindex(columns=existing.columns) if set(new.columns) == set(existing.columns) else new
+    combined = pd.concat([existing, new], ignore_index=True)
+    id_column = ID_COLUMNS.get(dataset_type)
+    if id_column:
+        combined = combined.drop_duplicates(subset=[id_column], keep="last")
+    return combined.reset_index(drop=True)

@@ -1,0 +1,215 @@
+"""Training solution versions: interactions -> confidence matrix -> model (+ offline metrics).
+
+user-personalization(-v2) is implicit-feedback ALS; aws-popularity-count ranks
+items by event count. Metrics follow the service's split (see ``evaluate``),
+then the final model is trained on all the data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import JobFailure
+from .metrics import summarise
+from .scoring import Model, recommend
+
+MIN_INTERACTIONS = 1000
+MIN_USERS = 25
+SPLIT_SEED = 42
+ALS_RECIPES = {"aws-user-personalization", "aws-user-personalization-v2"}
+TRAINABLE_RECIPES = ALS_RECIPES | {"aws-popularity-count"}
+
+
+@dataclass
+class TrainingConfig:
+    recipe: str
+    event_type: str | None = None
+    event_value_threshold: float | None = None
+    hyper: dict[str, str] = field(default_factory=dict)
+
+    def flag(self, name: str, default: bool) -> bool:
+        return str(self.hyper.get(name, str(default))).strip().lower() == "true"
+
+    def number(self, name: str, default: float) -> float:
+        try:
+            return float(self.hyper.get(name, default))
+        except (TypeError, ValueError) as exc:
+            value = self.hyper.get(name)
+            raise JobFailure(f"Hyperparameter {name} must be a number, got {value!r}.") from exc
+
+
+@dataclass
+class Interactions:
+    """Interactions after filtering, as integer indices plus weights."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    timestamps: np.ndarray
+
+
+def prepare(frame: pd.DataFrame | None, config: TrainingConfig,
+            item_order: np.ndarray | None = None) -> Interactions:
+    """Filter by event type/value, weight events, check the training minimums."""
+    if frame is None or frame.empty:
+        raise JobFailure("The dataset group has no interactions data; import interactions first.")
+    df = frame
+    if config.event_type and "EVENT_TYPE" in df:
+        df = df[df["EVENT_TYPE"] == config.event_type]
+    if config.event_value_threshold is not None and "EVENT_VALUE" in df:
+        df = df[df["EVENT_VALUE"].astype("float64") >= config.event_value_threshold]
+    if len(df) < MIN_INTERACTIONS:
+        raise JobFailure(f"Dataset has fewer than {MIN_INTERACTIONS} interactions "
+                         f"({len(df)} after event type/value filtering).")
+    per_user = df["USER_ID"].value_counts()
+    if int((per_user >= 2).sum()) < MIN_USERS:
+        raise JobFailure(f"Dataset has fewer than {MIN_USERS} users with at least 2 interactions each.")
+
+    weights = np.ones(len(df))
+    if "EVENT_TYPE" in df and df["EVENT_TYPE"].notna().any():
+        # Rarer event types (purchases vs clicks) say more about a user: weight 1 + log(max/count).
+        counts = df["EVENT_TYPE"].fillna("").value_counts()
+        type_weight = 1.0 + np.log(counts.max() / counts)
+        weights *= df["EVENT_TYPE"].fillna("").map(type_weight).to_numpy(dtype=float)
+    if "EVENT_VALUE" in df:
+        values = df["EVENT_VALUE"].astype("float64").to_numpy()
+        positive = values[np.isfinite(values) & (values > 0)]
+        if len(positive):
+            scale = np.where(np.isfinite(values) & (values > 0), values / np.median(positive), 1.0)
+            weights *= np.clip(scale, 0.1, 10.0)
+
+    user_codes, user_ids = pd.factorize(df["USER_ID"].astype(str), sort=True)
+    if item_order is None:
+        item_codes, item_ids = pd.factorize(df["ITEM_ID"].astype(str), sort=True)
+        item_ids = np.asarray(item_ids, dtype=str)
+    else:  # keep an earlier model's item order, new items appended
+        new_items = np.setdiff1d(df["ITEM_ID"].astype(str).unique(), item_order)
+        item_ids = np.concatenate([item_order, new_items]).astype(str)
+        item_codes = pd.Index(item_ids).get_indexer(df["ITEM_ID"].astype(str))
+    return Interactions(
+        user_ids=np.asarray(user_ids, dtype=str), item_ids=item_ids,
+        users=np.asarray(user_codes), items=np.asarray(item_codes), weights=weights,
+        timestamps=df["TIMESTAMP"].astype("int64").to_numpy(),
+    )
+
+
+def confidence(users, items, weights, shape, alpha: float) -> sp.csr_matrix:
+    """Sum weights per (user, item), damp repeats with log1p, scale to ALS confidence."""
+    summed = sp.csr_matrix((weights, (users, items)), shape=shape, dtype=np.float64)
+    summed.sum_duplicates()
+    summed.sort_indices()
+    summed.data = (1.0 + alpha * np.log1p(summed.data)).astype(np.float64)
+    return summed.astype(np.float32)
+
+
+def _threads() -> int:
+    return int(os.environ.get("LOCAL_PERSONALIZE_TRAIN_THREADS", os.cpu_count() or 1))
+
+
+def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None) -> Model:
+    """Train on the rows selected by ``mask`` (all rows when None)."""
+    sel = slice(None) if mask is None else mask
+    shape = (len(data.user_ids), len(data.item_ids))
+    alpha = config.number("als_alpha", 10.0)
+    matrix = confidence(data.users[sel], data.items[sel], data.weights[sel], shape, alpha)
+    popularity = np.bincount(data.items[sel], minlength=shape[1]).astype(np.float64)
+    model = Model(
+        recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids, popularity=popularity,
+        seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
+        exclude_seen=config.flag("exclude_seen_items", True),
+        has_scores=config.recipe in ALS_RECIPES,
+    )
+    if config.recipe in ALS_RECIPES:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        default_factors = int(min(64, max(8, shape[1] // 5)))
+        als = AlternatingLeastSquares(
+            factors=int(config.number("hidden_dimension", default_factors)),
+            regularization=config.number("als_regularization", 0.1),
+            iterations=int(config.number("als_iterations", 15)),
+            random_state=SPLIT_SEED, num_threads=_threads(), calculate_training_loss=False,
+        )
+        als.fit(matrix, show_progress=False)
+        model.user_factors = np.ascontiguousarray(als.user_factors, dtype=np.float32)
+        model.item_factors = np.ascontiguousarray(als.item_factors, dtype=np.float32)
+    return model
+
+
+def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> Model:
+    """UPDATE training: keep the item factors, recompute every user's factors on current data.
+
+    Items the previous model never saw get zero factors (they rank as average).
+    """
+    if previous.item_factors is None:
+        raise JobFailure("trainingMode UPDATE needs a user-personalization model.")
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    shape = (len(data.user_ids), len(data.item_ids))
+    matrix = confidence(data.users, data.items, data.weights, shape, config.number("als_alpha", 10.0))
+    factors = previous.item_factors.shape[1]
+    item_factors = np.zeros((shape[1], factors), dtype=np.float32)
+    item_factors[: len(previous.item_ids)] = previous.item_factors
+    als = AlternatingLeastSquares(factors=factors, regularization=config.number("als_regularization", 0.1),
+                                  num_threads=_threads())
+    als.item_factors = item_factors
+    user_factors = als.recalculate_user(np.arange(shape[0]), matrix)
+    return Model(
+        recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids,
+        popularity=np.bincount(data.items, minlength=shape[1]).astype(np.float64),
+        seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
+        user_factors=np.ascontiguousarray(user_factors, dtype=np.float32), item_factors=item_factors,
+        exclude_seen=previous.exclude_seen, has_scores=True,
+    )
+
+
+def evaluate(config: TrainingConfig, data: Interactions) -> dict[str, float]:
+    """The service's offline split: 90% of users train; for the other 10% the oldest 90%
+    of each user's interactions are input (and trained on), the newest 10% ground truth."""
+    order = np.lexsort((data.timestamps, data.users))
+    users_sorted = data.users[order]
+    size = np.bincount(data.users, minlength=len(data.user_ids))
+    starts = np.concatenate([[0], np.cumsum(size)[:-1]])
+    rank = np.arange(len(order)) - starts[users_sorted]
+    rng = np.random.default_rng(SPLIT_SEED)
+    eligible = np.flatnonzero(size >= 2)
+    n_test = min(len(eligible), max(1, round(0.1 * len(data.user_ids))))
+    test_users = np.sort(rng.choice(eligible, size=n_test, replace=False))
+    n_truth = np.maximum(1, np.round(0.1 * size)).astype(np.int64)
+    is_test = np.zeros(len(data.user_ids), dtype=bool)
+    is_test[test_users] = True
+    truth_sorted = is_test[users_sorted] & (rank >= size[users_sorted] - n_truth[users_sorted])
+    truth_rows = order[truth_sorted]
+    train_mask = np.ones(len(data.users), dtype=bool)
+    train_mask[truth_rows] = False
+
+    model = fit(config, data, train_mask)
+    items, _, valid = recommend(model, test_users, 25)
+    truth_by_user: dict[int, set] = {}
+    for u, i in zip(data.users[truth_rows].tolist(), data.items[truth_rows].tolist(), strict=True):
+        truth_by_user.setdefault(u, set()).add(i)
+    rankings = [items[j][valid[j]].tolist() for j in range(len(test_users))]
+    truths = [truth_by_user.get(int(u), set()) for u in test_users]
+    return summarise(rankings, truths, len(data.item_ids))
+
+
+def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL",
+          previous: Model | None = None) -> tuple[Model, dict[str, float] | None]:
+    """Returns the final model and, for FULL training, the offline metrics."""
+    if config.recipe not in TRAINABLE_RECIPES:
+        raise JobFailure(f"Recipe {config.recipe} is not supported by the local Personalize service; "
+                         f"supported: {sorted(TRAINABLE_RECIPES)}.")
+    if mode == "UPDATE":
+        if previous is None:
+            raise JobFailure("trainingMode UPDATE needs an ACTIVE solution version trained with FULL.")
+        data = prepare(frame, config, item_order=previous.item_ids)
+        return refit_users(config, previous, data), None
+    data = prepare(frame, config)
+    metrics = evaluate(config, data)
+    return fit(config, data), metrics
