@@ -15,7 +15,9 @@ fi
 if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ROOT/requirements.txt" "$VENV/.installed-requirements.txt"; then
     echo "Installing the pinned requirements into .venv (first run takes a few minutes)..."
     "$PYTHON_BIN" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements.txt"
+    # (The filter hides pip's notes about package folders this machine is configured with but lacks.)
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements.txt" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     cp "$ROOT/requirements.txt" "$VENV/.installed-requirements.txt"
 fi
 

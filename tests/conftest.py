@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -13,6 +14,22 @@ from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, configure, migra
 
 # Airflow reads its configuration at import: point it at a throwaway home before any test imports it.
 configure(Path(tempfile.mkdtemp(prefix="personalize-tests-airflow-")))
+# dag.test() runs only DAGs of a known bundle: the project's dags/ plus the tests' own fixture DAGs.
+TEST_DAGS = Path(__file__).resolve().parent / "dag_fixtures"
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": os.environ["AIRFLOW__CORE__DAGS_FOLDER"]},
+        },
+        {
+            "name": "test-dags",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(TEST_DAGS)},
+        },
+    ]
+)
 
 DEMO_BUCKET = "personalize-pipelines-demo"
 
@@ -50,8 +67,13 @@ def aws_clients(aws_endpoint):
     import boto3
 
     def client(service: str):
-        return boto3.client(service, endpoint_url=aws_endpoint, region_name="us-east-1",
-                            aws_access_key_id=LOCAL_AWS_KEY, aws_secret_access_key=LOCAL_AWS_SECRET)
+        return boto3.client(
+            service,
+            endpoint_url=aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_AWS_KEY,
+            aws_secret_access_key=LOCAL_AWS_SECRET,
+        )
 
     return client
 

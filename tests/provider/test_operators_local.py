@@ -1,0 +1,206 @@
+"""Personalize operators against the local Personalize service: adoption, retries and failures."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pendulum
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException
+
+from local_aws.testing import synthetic_interactions_csv
+from personalize_provider.operators.personalize import (
+    PersonalizeCreateDatasetGroupOperator,
+    PersonalizeCreateDatasetImportJobOperator,
+    PersonalizeCreateSchemaOperator,
+    PersonalizeResourceMismatchError,
+)
+
+SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "EVENT_VALUE", "type": ["null", "float"]},
+    ],
+    "version": "1.0",
+}
+
+
+class _TaskInstance(SimpleNamespace):
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def _context(run_id: str, task_id: str = "import"):
+    """The part of a task context the operators read: identity of the task instance and the run."""
+    ti = _TaskInstance(dag_id="provider_tests", task_id=task_id, run_id=run_id, map_index=-1, pushed={})
+    return {"ti": ti, "dag_run": SimpleNamespace(logical_date=pendulum.datetime(2026, 11, 1), run_after=None)}
+
+
+@pytest.fixture(scope="module")
+def dataset(pipeline_env, aws_clients):
+    """An ACTIVE dataset group and interactions dataset, plus a good and a bad CSV in S3."""
+    personalize, s3 = aws_clients("personalize"), aws_clients("s3")
+    name = f"ops-{uuid.uuid4().hex[:8]}"
+    group = PersonalizeCreateDatasetGroupOperator(
+        task_id="g", name=name, waiter_delay=1, deferrable=False
+    ).execute(_context("r"))
+    schema = personalize.create_schema(name=name, schema=json.dumps(SCHEMA))["schemaArn"]
+    arn = personalize.create_dataset(
+        name=name, schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
+    )["datasetArn"]
+    _wait_active(personalize.describe_dataset, "dataset", datasetArn=arn)
+    bucket = pipeline_env["bucket"]
+    s3.put_object(Bucket=bucket, Key=f"{name}/good.csv", Body=synthetic_interactions_csv().encode())
+    bad = synthetic_interactions_csv().replace("EVENT_TYPE", "KIND")
+    s3.put_object(Bucket=bucket, Key=f"{name}/bad.csv", Body=bad.encode())
+    return SimpleNamespace(
+        group=group,
+        arn=arn,
+        schema=schema,
+        name=name,
+        good=f"s3://{bucket}/{name}/good.csv",
+        bad=f"s3://{bucket}/{name}/bad.csv",
+    )
+
+
+def _wait_active(describe, key, **kwargs):
+    import time
+
+    for _ in range(200):
+        status = describe(**kwargs)[key]["status"]
+        if status == "ACTIVE":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{key} never became ACTIVE (last {status})")
+
+
+def _import_jobs(aws_clients, dataset_arn):
+    return aws_clients("personalize").list_dataset_import_jobs(datasetArn=dataset_arn)["datasetImportJobs"]
+
+
+def test_group_operator_adopts_the_existing_group(dataset):
+    again = PersonalizeCreateDatasetGroupOperator(
+        task_id="g", name=dataset.name, waiter_delay=1, deferrable=False
+    )
+    assert again.execute(_context("another-run")) == dataset.group
+
+
+def test_schema_operator_adopts_equal_and_refuses_changed_fields(dataset):
+    same = PersonalizeCreateSchemaOperator(task_id="s", name=dataset.name, schema=SCHEMA)
+    assert same.execute(_context("r")) == dataset.schema
+    changed = {**SCHEMA, "fields": SCHEMA["fields"][:4]}
+    with pytest.raises(PersonalizeResourceMismatchError, match="already exists with other fields"):
+        PersonalizeCreateSchemaOperator(task_id="s", name=dataset.name, schema=changed).execute(_context("r"))
+
+
+def test_retry_after_a_crash_right_after_create_leaves_exactly_one_job(dataset, aws_clients):
+    run_id = f"manual__{uuid.uuid4().hex}"
+    # First attempt: the worker dies right after the create call (nothing waited, nothing returned).
+    first = PersonalizeCreateDatasetImportJobOperator(
+        task_id="import", dataset_arn=dataset.arn, data_location=dataset.good, wait_for_completion=False
+    )
+    started = first.execute(_context(run_id))
+    # The retry of the same task instance reconnects to that job and waits for it.
+    retry = PersonalizeCreateDatasetImportJobOperator(
+        task_id="import",
+        dataset_arn=dataset.arn,
+        data_location=dataset.good,
+        waiter_delay=1,
+        deferrable=False,
+    )
+    assert retry.execute(_context(run_id)) == started
+    ours = [j for j in _import_jobs(aws_clients, dataset.arn) if j["datasetImportJobArn"] == started]
+    same_run = [
+        j
+        for j in _import_jobs(aws_clients, dataset.arn)
+        if j["jobName"].startswith(started.rsplit("/", 1)[1])
+    ]
+    assert len(ours) == 1 and len(same_run) == 1
+    assert ours[0]["status"] == "ACTIVE"
+    # A third attempt after success returns at once, still with one job.
+    assert retry.execute(_context(run_id)) == started
+    assert (
+        len([j for j in _import_jobs(aws_clients, dataset.arn) if j["jobName"] == same_run[0]["jobName"]])
+        == 1
+    )
+
+
+def test_a_different_run_starts_its_own_job(dataset, aws_clients):
+    arns = {
+        PersonalizeCreateDatasetImportJobOperator(
+            task_id="import",
+            dataset_arn=dataset.arn,
+            data_location=dataset.good,
+            wait_for_completion=False,
+        ).execute(_context(f"run-{i}-{uuid.uuid4().hex[:6]}"))
+        for i in range(2)
+    }
+    assert len(arns) == 2
+
+
+def test_reusing_a_job_name_for_other_data_fails_clearly(dataset):
+    run_id = f"manual__{uuid.uuid4().hex}"
+    PersonalizeCreateDatasetImportJobOperator(
+        task_id="import",
+        dataset_arn=dataset.arn,
+        data_location=dataset.good,
+        wait_for_completion=False,
+    ).execute(_context(run_id))
+    other = PersonalizeCreateDatasetImportJobOperator(
+        task_id="import", dataset_arn=dataset.arn, data_location=dataset.bad, wait_for_completion=False
+    )
+    with pytest.raises(PersonalizeResourceMismatchError, match="dataSource.dataLocation"):
+        other.execute(_context(run_id))
+
+
+def test_create_failed_job_fails_the_task_with_the_reason_and_arn(dataset, aws_clients):
+    op = PersonalizeCreateDatasetImportJobOperator(
+        task_id="import", dataset_arn=dataset.arn, data_location=dataset.bad, waiter_delay=1, deferrable=False
+    )
+    with pytest.raises(AirflowException) as failure:
+        op.execute(_context(f"manual__{uuid.uuid4().hex}"))
+    message = str(failure.value)
+    assert "missing the following columns" in message and "EVENT_TYPE" in message
+    assert ":dataset-import-job/" in message and "CREATE FAILED" in message
+
+
+def test_retry_after_a_failed_job_starts_the_next_generation(dataset, aws_clients):
+    run_id = f"manual__{uuid.uuid4().hex}"
+    op = PersonalizeCreateDatasetImportJobOperator(
+        task_id="import", dataset_arn=dataset.arn, data_location=dataset.bad, waiter_delay=1, deferrable=False
+    )
+    for _ in range(2):
+        with pytest.raises(AirflowException, match="CREATE FAILED"):
+            op.execute(_context(run_id))
+    names = sorted(j["jobName"] for j in _import_jobs(aws_clients, dataset.arn))
+    base = next(n for n in names if f"{n}-r2" in names)
+    assert f"{base}-r3" not in names
+
+
+def _run_fixture_dag(dataset_arn: str, data_location: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dag_fixtures")).get_dag(
+        "provider_import_job_deferred"
+    )
+    return dag.test(run_conf={"dataset_arn": dataset_arn, "data_location": data_location})
+
+
+def test_deferred_wait_of_a_failing_job_fails_the_task(dataset):
+    assert str(_run_fixture_dag(dataset.arn, dataset.bad).state) == "failed"
+
+
+def test_deferred_wait_of_a_good_job_succeeds(dataset, aws_clients):
+    before = {j["datasetImportJobArn"] for j in _import_jobs(aws_clients, dataset.arn)}
+    assert str(_run_fixture_dag(dataset.arn, dataset.good).state) == "success"
+    new = [j for j in _import_jobs(aws_clients, dataset.arn) if j["datasetImportJobArn"] not in before]
+    assert [j["status"] for j in new] == ["ACTIVE"]
