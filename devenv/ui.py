@@ -34,6 +34,7 @@ def main() -> int:
         from devenv.demo import create_bucket
 
         os.environ.setdefault("PERSONALIZE_POLL_SECONDS", "5")
+        os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only
         configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
         migrate()
         create_bucket(endpoint)
