@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInput, JobFailure, ResourceAlreadyExists, ResourceInUse
+from . import filters, queries
+from .errors import InvalidInput, JobFailure, ResourceAlreadyExists, ResourceInUse, ServiceError
 from .s3io import S3
-from .scoring import Model, recommend
+from .scoring import Model
 from .service import PersonalizeService, paginate, pick, public
 from .state import ACTIVE, JOB_PENDING
 
@@ -24,44 +26,50 @@ SUMMARY = ("batchInferenceJobArn", "jobName", "status", "creationDateTime", "las
 SCORE_DECIMALS = 7
 
 
-def parse_line(text: str) -> tuple[Any, str | None, str | None]:
-    """(echoed input, userId, error) for one input line."""
+def parse_line(text: str) -> tuple[Any, str | None]:
+    """(echoed input, error) for one input line."""
     try:
         query = json.loads(text)
     except json.JSONDecodeError as exc:
-        return text, None, f"Line is not valid JSON: {exc.msg} at column {exc.colno}."
+        return text, f"Line is not valid JSON: {exc.msg} at column {exc.colno}."
     if not isinstance(query, dict):
-        return query, None, "Line must be a JSON object such as {\"userId\": \"u1\"}."
-    user = query.get("userId")
-    if user is None:
-        return query, None, "Line has no userId; this solution recommends items for users."
-    if not isinstance(user, str) or not user or len(user) > 256:
-        return query, None, "userId must be a non-empty string of at most 256 characters."
-    return query, user, None
+        return query, "Line must be a JSON object such as {\"userId\": \"u1\"}."
+    return query, None
 
 
-def score_lines(model: Model, lines: list[str], k: int) -> list[str]:
+MaskFor = Callable[[Model, dict], "np.ndarray | None"]
+
+
+def score_lines(model: Model, lines: list[str], k: int, mask_for: MaskFor | None = None) -> list[str]:
     """Output lines (JSON text) for input lines; blank lines are skipped."""
-    parsed = [parse_line(line) for line in lines if line.strip()]
-    ok = [i for i, (_, user, _) in enumerate(parsed) if user is not None]
-    rows = model.user_index([parsed[i][1] for i in ok])
-    items, scores, valid = recommend(model, rows, k)
-    item_names = model.item_ids[items] if len(ok) else np.empty((0, 0), dtype=str)
-    scores = np.round(scores, SCORE_DECIMALS)
+    parsed = []
+    for line in lines:
+        if not line.strip():
+            continue
+        query, error = parse_line(line)
+        error = error or queries.check(model, query)
+        mask = None
+        if error is None and mask_for is not None:
+            try:
+                mask = mask_for(model, query)
+            except ServiceError as exc:
+                error = exc.message
+        parsed.append((query, error, mask))
+    ok = [i for i, (_, error, _) in enumerate(parsed) if error is None]
+    answers = queries.answer(model, [parsed[i][0] for i in ok], k, [parsed[i][2] for i in ok])
     outputs: dict[int, dict[str, Any]] = {}
-    for j, i in enumerate(ok):
-        keep = valid[j]
-        output: dict[str, Any] = {"recommendedItems": item_names[j][keep].tolist()}
-        if model.has_scores:
-            output["scores"] = scores[j][keep].tolist()
+    for i, (items, scores) in zip(ok, answers, strict=True):
+        output: dict[str, Any] = {"recommendedItems": items}
+        if scores is not None and model.has_scores:
+            output["scores"] = [None if s is None else round(s, SCORE_DECIMALS) for s in scores]
         outputs[i] = output
-    out = []
-    for i, (query, _, error) in enumerate(parsed):
-        out.append(json.dumps({"input": query, "output": outputs.get(i), "error": error}))
-    return out
+    return [json.dumps({"input": query, "output": outputs.get(i), "error": error})
+            for i, (query, error, _) in enumerate(parsed)]
 
 
-def run(s3: S3, model: Model, input_uri: str, output_uri: str, k: int) -> None:
+def run(s3: S3, model: Model, input_uri: str, output_uri: str, k: int,
+        transform: Callable[[list[str]], list[str]] | None = None) -> None:
+    """Read every input file, write ``<name>.out``; ``transform`` maps input lines to output lines."""
     try:
         keys = s3.keys_at(input_uri)
     except ValueError:
@@ -74,7 +82,7 @@ def run(s3: S3, model: Model, input_uri: str, output_uri: str, k: int) -> None:
             text = s3.read(bucket, key).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise JobFailure(f"Input file s3://{bucket}/{key} is not UTF-8 text.") from exc
-        lines = score_lines(model, text.splitlines(), k)
+        lines = transform(text.splitlines()) if transform else score_lines(model, text.splitlines(), k)
         s3.write(base + posixpath.basename(key) + ".out", ("\n".join(lines) + "\n").encode())
 
 
@@ -96,8 +104,12 @@ def handlers(svc: PersonalizeService) -> dict:
                 raise ResourceInUse(f"Solution version {version['solutionVersionArn']} is not ACTIVE "
                                     f"(status: {version['status']}).")
             if p.get("filterArn"):
-                store.get("filter", p["filterArn"])
-                raise InvalidInput("Filters are not supported by the local batch inference yet.")
+                filters.active_filter(svc, p["filterArn"], version["datasetGroupArn"])
+            if version["recipeArn"].endswith("/aws-trending-now"):
+                raise InvalidInput("Batch inference is not supported for solutions trained with "
+                                   "aws-trending-now.")
+            if version["recipeArn"].endswith(("/aws-item-affinity", "/aws-item-attribute-affinity")):
+                raise InvalidInput("This solution version makes user segments; use CreateBatchSegmentJob.")
             arn = svc.arn(region, f"batch-inference-job/{p['jobName']}")
             if store.exists("batch-inference-job", arn):
                 raise ResourceAlreadyExists(arn)
@@ -108,10 +120,21 @@ def handlers(svc: PersonalizeService) -> dict:
                 "jobInput": p["jobInput"], "jobOutput": p["jobOutput"], "roleArn": p["roleArn"],
                 "batchInferenceJobMode": p.get("batchInferenceJobMode", "BATCH_INFERENCE"),
                 "status": JOB_PENDING,
-                **pick(p, ("filterArn", "batchInferenceJobConfig"))})
+                **pick(p, ("filterArn", "batchInferenceJobConfig")), **svc.tags_field(p)})
+        filter_arn = p.get("filterArn")
+        contexts: dict[str, filters.FilterContext] = {}  # one per distinct filterValues: reuses item masks
+
+        def mask_for(model, query):
+            key = filters.values_key(query.get("filterValues"))
+            if key not in contexts:
+                contexts[key] = filters.context_for(svc, filter_arn, query.get("filterValues"))
+            context = contexts[key]
+            return context.mask(model.item_ids, query.get("userId"), query.get("itemId"))
 
         def work():
-            run(svc.s3, svc.load_model(version["solutionVersionArn"]), input_uri, output_uri, k)
+            model = svc.load_model(version["solutionVersionArn"])
+            run(svc.s3, model, input_uri, output_uri, k,
+                lambda lines: score_lines(model, lines, k, mask_for if filter_arn else None))
 
         svc.jobs.start("batch-inference-job", arn, work, batch_statuses=True)
         return {"batchInferenceJobArn": arn}

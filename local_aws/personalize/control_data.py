@@ -28,7 +28,7 @@ def handlers(svc: PersonalizeService) -> dict:
     def create_dataset_group(p: dict[str, Any], region: str) -> dict[str, Any]:
         arn = svc.arn(region, f"dataset-group/{p['name']}")
         record = {"name": p["name"], "datasetGroupArn": arn, "status": CREATE_PENDING,
-                  **pick(p, ("roleArn", "kmsKeyArn", "domain"))}
+                  **pick(p, ("roleArn", "kmsKeyArn", "domain")), **svc.tags_field(p)}
         store.add("dataset-group", arn, record)
         svc.jobs.start("dataset-group", arn)
         return {"datasetGroupArn": arn, **pick(p, ("domain",))}
@@ -47,7 +47,9 @@ def handlers(svc: PersonalizeService) -> dict:
                 raise ResourceInUse(f"Dataset group {arn} is in status {record['status']}.")
             in_group = lambda r: r.get("datasetGroupArn") == arn  # noqa: E731
             dependents = [r.get("datasetArn") or r.get("solutionArn") or r.get("filterArn")
-                          for kind in ("dataset", "solution", "filter") for r in store.list(kind, in_group)]
+                          or r.get("eventTrackerArn")
+                          for kind in ("dataset", "solution", "filter", "event-tracker")
+                          for r in store.list(kind, in_group)]
             if dependents:
                 raise ResourceInUse(
                     f"Dataset group {arn} still has resources; delete them first: {', '.join(dependents)}")
@@ -93,7 +95,8 @@ def handlers(svc: PersonalizeService) -> dict:
             arn = svc.arn(region, f"dataset/{group['name']}/{dataset_type}")
             store.add("dataset", arn, {
                 "name": p["name"], "datasetArn": arn, "datasetGroupArn": group["datasetGroupArn"],
-                "datasetType": dataset_type, "schemaArn": schema["schemaArn"], "status": CREATE_PENDING})
+                "datasetType": dataset_type, "schemaArn": schema["schemaArn"], "status": CREATE_PENDING,
+                **svc.tags_field(p)})
         svc.jobs.start("dataset", arn)
         return {"datasetArn": arn}
 
@@ -137,7 +140,7 @@ def handlers(svc: PersonalizeService) -> dict:
                 "jobName": p["jobName"], "datasetImportJobArn": arn, "datasetArn": dataset["datasetArn"],
                 "dataSource": {"dataLocation": location}, "status": CREATE_PENDING, "importMode": mode,
                 "publishAttributionMetricsToS3": bool(p.get("publishAttributionMetricsToS3", False)),
-                **pick(p, ("roleArn",))})
+                **pick(p, ("roleArn",)), **svc.tags_field(p)})
         schema = store.get("schema", dataset["schemaArn"])
 
         def work():

@@ -56,7 +56,7 @@ def handlers(svc: PersonalizeService) -> dict:
                 "datasetGroupArn": group["datasetGroupArn"], "status": CREATE_PENDING,
                 "performHPO": bool(p.get("performHPO", False)), "performAutoML": False,
                 "performAutoTraining": bool(p.get("performAutoTraining", True)),
-                **pick(p, ("eventType", "solutionConfig"))})
+                **pick(p, ("eventType", "solutionConfig")), **svc.tags_field(p)})
         svc.jobs.start("solution", arn)
         return {"solutionArn": arn}
 
@@ -125,14 +125,16 @@ def handlers(svc: PersonalizeService) -> dict:
                 "recipeArn": solution["recipeArn"], "datasetGroupArn": solution["datasetGroupArn"],
                 "performHPO": solution["performHPO"], "performAutoML": False, "trainingMode": mode,
                 "trainingType": "MANUAL", "status": CREATE_PENDING,
-                **pick(solution, ("eventType", "solutionConfig")), **pick(p, ("name",))})
+                **pick(solution, ("eventType", "solutionConfig")), **pick(p, ("name",)), **svc.tags_field(p)})
         group_as_dataset = solution["datasetGroupArn"].replace(":dataset-group/", ":dataset/")
         interactions_arn = f"{group_as_dataset}/INTERACTIONS"
 
         def work():
             started = time.monotonic()
             previous_model = svc.load_model(previous["solutionVersionArn"]) if mode == "UPDATE" else None
-            model, metrics = train(svc.files.load(interactions_arn), training_config, mode, previous_model)
+            items = svc.files.load(f"{group_as_dataset}/ITEMS") if recipe == "aws-similar-items" else None
+            model, metrics = train(svc.files.load(interactions_arn), training_config, mode, previous_model,
+                                   items)
             model.save(svc.model_path(arn))
             if metrics is None:  # UPDATE keeps the metrics of the version it builds on
                 metrics = store.get("solution-version", previous["solutionVersionArn"]).get("_metrics", {})
@@ -176,7 +178,7 @@ def handlers(svc: PersonalizeService) -> dict:
             store.add("campaign", arn, {
                 "name": p["name"], "campaignArn": arn, "solutionVersionArn": version["solutionVersionArn"],
                 "minProvisionedTPS": p.get("minProvisionedTPS", 1), "status": CREATE_PENDING,
-                **pick(p, ("campaignConfig",))})
+                **pick(p, ("campaignConfig",)), **svc.tags_field(p)})
         svc.jobs.start("campaign", arn)
         return {"campaignArn": arn}
 

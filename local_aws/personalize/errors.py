@@ -50,3 +50,7 @@ class UnknownOperation(ServiceError):
 
 class JobFailure(Exception):
     """Raised by background work; its text becomes the resource's failureReason."""
+
+
+class TooManyTags(ServiceError):
+    code = "TooManyTagsException"

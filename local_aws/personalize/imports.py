@@ -25,6 +25,7 @@ class DatasetFiles:
         self.root = root
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._cache: dict = {}
 
     def path(self, dataset_arn: str) -> Path:
         # dataset ARNs end in dataset/<group>/<TYPE>; names are filename-safe by pattern
@@ -38,6 +39,24 @@ class DatasetFiles:
     def load(self, dataset_arn: str) -> pd.DataFrame | None:
         path = self.path(dataset_arn)
         return pd.read_parquet(path) if path.exists() else None
+
+    def cached(self, dataset_arn: str, derive=None):
+        """Read-only view for serving: ``derive(frame)`` (or the frame), reused until the file changes."""
+        path = self.path(dataset_arn)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        key = (dataset_arn, derive)
+        with self._guard:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        frame = pd.read_parquet(path)
+        value = derive(frame) if derive is not None else frame
+        with self._guard:
+            self._cache[key] = (stamp, value)
+        return value
 
     def save(self, dataset_arn: str, frame: pd.DataFrame) -> None:
         path = self.path(dataset_arn)
@@ -76,11 +95,11 @@ def _read_csv(body: bytes, where: str, fields: list[Field]) -> pd.DataFrame:
     for field in fields:
         column = by_upper.get(field.name.upper())
         values = raw[column] if column is not None else pd.Series([""] * len(raw), dtype=str)
-        out[field.name] = _convert(values, field, where)
+        out[field.name] = convert_column(values, field, where)
     return pd.DataFrame(out)
 
 
-def _convert(values: pd.Series, field: Field, where: str) -> pd.Series:
+def convert_column(values: pd.Series, field: Field, where: str) -> pd.Series:
     empty = values.str.strip() == ""
     if empty.any() and not field.nullable:
         raise JobFailure(

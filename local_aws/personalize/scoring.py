@@ -30,6 +30,8 @@ class Model:
     item_factors: np.ndarray | None = None
     exclude_seen: bool = True
     has_scores: bool = True
+    seen_data: np.ndarray | None = None  # ALS confidence per seen cell, for folding in new events
+    related: np.ndarray | None = None  # [items, R] most similar items (-1 pads), related-items recipes
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,9 +41,9 @@ class Model:
             "seen_indices": self.seen_indices, "exclude_seen": np.array(self.exclude_seen),
             "has_scores": np.array(self.has_scores),
         }
-        if self.user_factors is not None:
-            arrays["user_factors"] = self.user_factors
-            arrays["item_factors"] = self.item_factors
+        for name in ("user_factors", "item_factors", "seen_data", "related"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez(tmp, **arrays)
         tmp.replace(path)
@@ -53,7 +55,7 @@ class Model:
                 recipe=str(z["recipe"]), user_ids=z["user_ids"], item_ids=z["item_ids"],
                 popularity=z["popularity"], seen_indptr=z["seen_indptr"], seen_indices=z["seen_indices"],
                 user_factors=z.get("user_factors"),
-                item_factors=z.get("item_factors"),
+                item_factors=z.get("item_factors"), seen_data=z.get("seen_data"), related=z.get("related"),
                 exclude_seen=bool(z["exclude_seen"]), has_scores=bool(z["has_scores"]),
             )
 
@@ -111,6 +113,26 @@ def _block(model: Model, rows: np.ndarray, k: int):
         logits = np.tile(np.log1p(model.popularity).astype(np.float32), (len(rows), 1))
     seen_rows, seen_cols = _seen_cells(model, rows)
     return _softmax_topk(logits.astype(np.float32, copy=False), seen_rows, seen_cols, k)
+
+
+def recommend_vector(model: Model, vector: np.ndarray, seen: np.ndarray, k: int):
+    """Top-k for one user given a (folded-in) factor vector and its seen items."""
+    logits = (model.item_factors @ vector)[None, :].astype(np.float32)
+    cols = seen if model.exclude_seen else np.empty(0, dtype=np.int64)
+    items, scores, valid = _softmax_topk(logits, np.zeros(len(cols), dtype=np.int64), cols,
+                                         min(k, len(model.item_ids)))
+    return items, scores.astype(np.float64), valid
+
+
+def fold_in(model: Model, items: np.ndarray, confidence: np.ndarray, regularization: float = 0.1):
+    """ALS user solve for one user: (YtY + Yt(C-I)Y + lambda I) x = Yt C p, p = 1 on ``items``."""
+    y = model.item_factors.astype(np.float64)
+    gram = getattr(model, "_gram", None)
+    if gram is None:
+        gram = model._gram = y.T @ y
+    sub = y[items]
+    a = gram + (sub.T * (confidence - 1.0)) @ sub + regularization * np.eye(y.shape[1])
+    return np.linalg.solve(a, sub.T @ confidence).astype(np.float32)
 
 
 def popular_topk(model: Model, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,12 +33,15 @@ class PersonalizeService:
         self.s3 = S3(s3_endpoint)
         self._models: OrderedDict[str, Model] = OrderedDict()
         self._models_lock = threading.Lock()
+        from .events import LiveEvents
+
+        self.live = LiveEvents()
 
     def app(self) -> PersonalizeApp:
-        from . import batch, control_data, control_ml, runtime
+        from . import batch, control_data, control_ml, events, filters, runtime, segments, tags
 
         handlers: dict = {}
-        for module in (control_data, control_ml, batch, runtime):
+        for module in (control_data, control_ml, batch, segments, filters, events, tags, runtime):
             handlers.update(module.handlers(self))
         return PersonalizeApp(handlers)
 
@@ -61,6 +64,13 @@ class PersonalizeService:
         """The per-region quota of 5 pending/in-progress jobs; call with the store lock held."""
         if self.store.count(kind, lambda r: r.get("status") in BUSY_STATUSES) >= MAX_BUSY_JOBS:
             raise LimitExceeded(f"More than {MAX_BUSY_JOBS} resources with PENDING or IN_PROGRESS status.")
+
+    @staticmethod
+    def tags_field(params: dict[str, Any]) -> dict[str, Any]:
+        """Tags given on Create* kept in a hidden field (see ``tags``)."""
+        from .tags import check_tags
+
+        return {"_tags": check_tags(params["tags"])} if params.get("tags") else {}
 
     def model_path(self, solution_version_arn: str) -> Path:
         solution, version = solution_version_arn.split(":solution/", 1)[1].split("/")

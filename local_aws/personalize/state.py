@@ -27,7 +27,9 @@ KINDS = (
     "solution-version",
     "campaign",
     "filter",
+    "event-tracker",
     "batch-inference-job",
+    "batch-segment-job",
 )
 
 CREATE_PENDING = "CREATE PENDING"
@@ -64,6 +66,14 @@ class Store:
             loaded = json.loads(path.read_text())
             for kind in KINDS:
                 self._data[kind] = loaded.get(kind, {})
+
+    def find(self, arn: str) -> tuple[str, dict[str, Any]]:
+        """(kind, record) for an ARN of any kind; ResourceNotFound otherwise."""
+        with self._lock:
+            for kind in KINDS:
+                if arn in self._data[kind]:
+                    return kind, copy.deepcopy(self._data[kind][arn])
+        raise ResourceNotFound(f"Could not find resource {arn}.")
 
     # -- persistence -------------------------------------------------------
     def _save(self) -> None:
@@ -151,7 +161,7 @@ class Store:
         campaigns) are resumed; imports, trainings and batch jobs cannot be, so
         they become CREATE FAILED with a clear reason.
         """
-        resumable = {"dataset-group", "dataset", "solution", "campaign", "filter"}
+        resumable = {"dataset-group", "dataset", "solution", "campaign", "filter", "event-tracker"}
         resume: list[tuple[str, str]] = []
         with self._lock:
             for kind in KINDS:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import similarity
 from .errors import JobFailure
 from .metrics import summarise
 from .scoring import Model, recommend
@@ -21,8 +22,12 @@ from .scoring import Model, recommend
 MIN_INTERACTIONS = 1000
 MIN_USERS = 25
 SPLIT_SEED = 42
-ALS_RECIPES = {"aws-user-personalization", "aws-user-personalization-v2"}
-TRAINABLE_RECIPES = ALS_RECIPES | {"aws-popularity-count"}
+ALS_RECIPES = {"aws-user-personalization", "aws-user-personalization-v2"}  # UPDATE training allowed
+RANKING_RECIPES = {"aws-personalized-ranking", "aws-personalized-ranking-v2"}
+SEGMENT_RECIPES = {"aws-item-affinity", "aws-item-attribute-affinity"}
+FACTOR_RECIPES = ALS_RECIPES | RANKING_RECIPES | SEGMENT_RECIPES  # all backed by an ALS model
+RELATED_RECIPES = {"aws-sims", "aws-similar-items"}
+TRAINABLE_RECIPES = FACTOR_RECIPES | RELATED_RECIPES | {"aws-popularity-count", "aws-trending-now"}
 
 
 @dataclass
@@ -113,8 +118,9 @@ def _threads() -> int:
     return int(os.environ.get("LOCAL_PERSONALIZE_TRAIN_THREADS", os.cpu_count() or 1))
 
 
-def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None) -> Model:
-    """Train on the rows selected by ``mask`` (all rows when None)."""
+def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None,
+        items: pd.DataFrame | None = None) -> Model:
+    """Train on the rows selected by ``mask`` (all rows when None); ``items`` = Items dataset."""
     sel = slice(None) if mask is None else mask
     shape = (len(data.user_ids), len(data.item_ids))
     alpha = config.number("als_alpha", 10.0)
@@ -124,9 +130,15 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
         recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids, popularity=popularity,
         seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
         exclude_seen=config.flag("exclude_seen_items", True),
-        has_scores=config.recipe in ALS_RECIPES,
+        has_scores=config.recipe in ALS_RECIPES | RANKING_RECIPES, seen_data=matrix.data.copy(),
     )
-    if config.recipe in ALS_RECIPES:
+    if config.recipe == "aws-trending-now":
+        model.popularity = similarity.trend_scores(data.items[sel], data.timestamps[sel], shape[1])
+    if config.recipe in RELATED_RECIPES:
+        similar = config.recipe == "aws-similar-items"
+        meta = similarity.item_metadata(items, data.item_ids) if similar else None
+        model.related = similarity.related_items(matrix, meta)
+    if config.recipe in FACTOR_RECIPES:
         from implicit.cpu.als import AlternatingLeastSquares
 
         default_factors = int(min(64, max(8, shape[1] // 5)))
@@ -165,11 +177,12 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
         popularity=np.bincount(data.items, minlength=shape[1]).astype(np.float64),
         seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
         user_factors=np.ascontiguousarray(user_factors, dtype=np.float32), item_factors=item_factors,
-        exclude_seen=previous.exclude_seen, has_scores=True,
+        exclude_seen=previous.exclude_seen, has_scores=True, seen_data=matrix.data.copy(),
     )
 
 
-def evaluate(config: TrainingConfig, data: Interactions) -> dict[str, float]:
+def evaluate(config: TrainingConfig, data: Interactions,
+             items_frame: pd.DataFrame | None = None) -> dict[str, float]:
     """The service's offline split: 90% of users train; for the other 10% the oldest 90%
     of each user's interactions are input (and trained on), the newest 10% ground truth."""
     order = np.lexsort((data.timestamps, data.users))
@@ -189,8 +202,14 @@ def evaluate(config: TrainingConfig, data: Interactions) -> dict[str, float]:
     train_mask = np.ones(len(data.users), dtype=bool)
     train_mask[truth_rows] = False
 
-    model = fit(config, data, train_mask)
-    items, _, valid = recommend(model, test_users, 25)
+    model = fit(config, data, train_mask, items_frame)
+    if model.related is not None:  # related items: query with each test user's newest input item
+        last_input = np.full(len(data.user_ids), -1)
+        kept = order[~truth_sorted]
+        last_input[data.users[kept]] = data.items[kept]
+        items, valid = similarity.related_rows(model, last_input[test_users], 25)
+    else:
+        items, _, valid = recommend(model, test_users, 25)
     truth_by_user: dict[int, set] = {}
     for u, i in zip(data.users[truth_rows].tolist(), data.items[truth_rows].tolist(), strict=True):
         truth_by_user.setdefault(u, set()).add(i)
@@ -200,7 +219,8 @@ def evaluate(config: TrainingConfig, data: Interactions) -> dict[str, float]:
 
 
 def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL",
-          previous: Model | None = None) -> tuple[Model, dict[str, float] | None]:
+          previous: Model | None = None,
+          items: pd.DataFrame | None = None) -> tuple[Model, dict[str, float] | None]:
     """Returns the final model and, for FULL training, the offline metrics."""
     if config.recipe not in TRAINABLE_RECIPES:
         raise JobFailure(f"Recipe {config.recipe} is not supported by the local Personalize service; "
@@ -210,6 +230,8 @@ def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL"
             raise JobFailure("trainingMode UPDATE needs an ACTIVE solution version trained with FULL.")
         data = prepare(frame, config, item_order=previous.item_ids)
         return refit_users(config, previous, data), None
+    if config.recipe == "aws-similar-items" and (items is None or items.empty):
+        raise JobFailure("aws-similar-items needs an Items dataset with data; import items first.")
     data = prepare(frame, config)
-    metrics = evaluate(config, data)
-    return fit(config, data), metrics
+    metrics = evaluate(config, data, items)
+    return fit(config, data, items=items), metrics

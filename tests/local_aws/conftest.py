@@ -37,17 +37,21 @@ def bucket(clients):
     return "test-data"
 
 
-INTERACTIONS_SCHEMA = json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "EVENT_VALUE", "type": ["null", "float"]},
-    ],
-    "version": "1.0",
-})
+INTERACTIONS_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "EVENT_TYPE", "type": "string"},
+            {"name": "EVENT_VALUE", "type": ["null", "float"]},
+        ],
+        "version": "1.0",
+    }
+)
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +66,12 @@ def make_dataset(personalize, interactions_schema):
     def make(name: str) -> tuple[str, str]:
         group = personalize.create_dataset_group(name=name)["datasetGroupArn"]
         wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-        dataset = personalize.create_dataset(name=f"{name}-interactions", datasetGroupArn=group,
-                                             schemaArn=interactions_schema,
-                                             datasetType="Interactions")["datasetArn"]
+        dataset = personalize.create_dataset(
+            name=f"{name}-interactions",
+            datasetGroupArn=group,
+            schemaArn=interactions_schema,
+            datasetType="Interactions",
+        )["datasetArn"]
         wait_for(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"])
         return group, dataset
 
@@ -79,10 +86,15 @@ def import_csv(personalize, clients, bucket):
         key = f"imports/{job_name}/data.csv"
         clients["s3"].put_object(Bucket=bucket, Key=key, Body=csv_text.encode())
         job = personalize.create_dataset_import_job(
-            jobName=job_name, datasetArn=dataset_arn, dataSource={"dataLocation": f"s3://{bucket}/{key}"},
-            roleArn=ROLE, importMode=mode)["datasetImportJobArn"]
-        record, _ = wait_for(lambda: personalize.describe_dataset_import_job(
-            datasetImportJobArn=job)["datasetImportJob"])
+            jobName=job_name,
+            datasetArn=dataset_arn,
+            dataSource={"dataLocation": f"s3://{bucket}/{key}"},
+            roleArn=ROLE,
+            importMode=mode,
+        )["datasetImportJobArn"]
+        record, _ = wait_for(
+            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+        )
         return record
 
     return run

@@ -41,10 +41,14 @@ def test_millisecond_timestamps_are_rejected(dataset, import_csv):
 
 def test_unreadable_location_fails(personalize, dataset):
     job = personalize.create_dataset_import_job(
-        jobName="nowhere", datasetArn=dataset[1], roleArn=ROLE,
-        dataSource={"dataLocation": "s3://test-data/does/not/exist/"})["datasetImportJobArn"]
-    record, seen = wait_for(lambda: personalize.describe_dataset_import_job(
-        datasetImportJobArn=job)["datasetImportJob"])
+        jobName="nowhere",
+        datasetArn=dataset[1],
+        roleArn=ROLE,
+        dataSource={"dataLocation": "s3://test-data/does/not/exist/"},
+    )["datasetImportJobArn"]
+    record, seen = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    )
     assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "CREATE FAILED"]
     assert record["failureReason"] == "Invalid Data location."
 
@@ -54,13 +58,17 @@ def test_training_minimums_are_checked_when_training(personalize, make_dataset, 
     # 1,200 interactions but only 20 users
     csv = synthetic_interactions_csv(n_users=20, n_items=200, per_user=60, seed=5)
     assert import_csv(dataset, "few-users-import", csv)["status"] == "ACTIVE"
-    solution = personalize.create_solution(name="few-users-sol", datasetGroupArn=group,
-                                           performAutoTraining=False,
-                                           recipeArn="arn:aws:personalize:::recipe/aws-user-personalization")
+    solution = personalize.create_solution(
+        name="few-users-sol",
+        datasetGroupArn=group,
+        performAutoTraining=False,
+        recipeArn="arn:aws:personalize:::recipe/aws-user-personalization",
+    )
     wait_for(lambda: personalize.describe_solution(solutionArn=solution["solutionArn"])["solution"])
     arn = personalize.create_solution_version(solutionArn=solution["solutionArn"])["solutionVersionArn"]
-    record, _ = wait_for(lambda: personalize.describe_solution_version(
-        solutionVersionArn=arn)["solutionVersion"])
+    record, _ = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    )
     assert record["status"] == "CREATE FAILED"
     assert record["failureReason"] == "Dataset has fewer than 25 users with at least 2 interactions each."
     with pytest.raises(personalize.exceptions.ResourceInUseException):
@@ -81,23 +89,31 @@ def test_more_than_five_busy_imports_hit_the_limit(personalize, dataset):
     created = []
     with pytest.raises(personalize.exceptions.LimitExceededException):
         for n in range(6):
-            created.append(personalize.create_dataset_import_job(
-                jobName=f"limit-{n}", datasetArn=dataset[1], roleArn=ROLE,
-                dataSource={"dataLocation": "s3://test-data/nothing-here.csv"})["datasetImportJobArn"])
+            created.append(
+                personalize.create_dataset_import_job(
+                    jobName=f"limit-{n}",
+                    datasetArn=dataset[1],
+                    roleArn=ROLE,
+                    dataSource={"dataLocation": "s3://test-data/nothing-here.csv"},
+                )["datasetImportJobArn"]
+            )
     assert len(created) == 5
     for arn in created:
-        wait_for(lambda a=arn: personalize.describe_dataset_import_job(
-            datasetImportJobArn=a)["datasetImportJob"])
+        wait_for(
+            lambda a=arn: personalize.describe_dataset_import_job(datasetImportJobArn=a)["datasetImportJob"]
+        )
 
 
 def test_stop_solution_version_while_pending(personalize, make_dataset, import_csv):
     group, dataset = make_dataset("stopping")
     import_csv(dataset, "stopping-import", GOOD)
-    solution = personalize.create_solution(name="stopping-sol", datasetGroupArn=group,
-                                           performAutoTraining=False)["solutionArn"]
+    solution = personalize.create_solution(
+        name="stopping-sol", datasetGroupArn=group, performAutoTraining=False
+    )["solutionArn"]
     wait_for(lambda: personalize.describe_solution(solutionArn=solution)["solution"])
     arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     personalize.stop_solution_version_creation(solutionVersionArn=arn)
-    record, _ = wait_for(lambda: personalize.describe_solution_version(
-        solutionVersionArn=arn)["solutionVersion"])
+    record, _ = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    )
     assert record["status"] == "CREATE STOPPED"

@@ -22,16 +22,22 @@ def trained(personalize, make_dataset, import_csv):
     versions = {}
     for name, recipe in (("flow-als", ALS), ("flow-pop", POPULARITY)):
         solution = personalize.create_solution(
-            name=name, datasetGroupArn=group, recipeArn=recipe, performAutoTraining=False,
-            solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "24"}})["solutionArn"]
+            name=name,
+            datasetGroupArn=group,
+            recipeArn=recipe,
+            performAutoTraining=False,
+            solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "24"}},
+        )["solutionArn"]
         wait_for(lambda s=solution: personalize.describe_solution(solutionArn=s)["solution"])
-        arn = personalize.create_solution_version(solutionArn=solution, name=f"{name}-v1",
-                                                  trainingMode="FULL")["solutionVersionArn"]
+        arn = personalize.create_solution_version(
+            solutionArn=solution, name=f"{name}-v1", trainingMode="FULL"
+        )["solutionVersionArn"]
         versions[name] = (solution, arn)
     seen = {}
     for name, (_, arn) in versions.items():
         record, seen[name] = wait_for(
-            lambda a=arn: personalize.describe_solution_version(solutionVersionArn=a)["solutionVersion"])
+            lambda a=arn: personalize.describe_solution_version(solutionVersionArn=a)["solutionVersion"]
+        )
         assert record["status"] == "ACTIVE", record
     return {"group": group, "dataset": dataset, "versions": versions, "statuses": seen}
 
@@ -58,7 +64,8 @@ def test_dataset_group_walks_the_status_chain(personalize):
 def test_errors_are_aws_shaped(personalize):
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
         personalize.describe_dataset_group(
-            datasetGroupArn="arn:aws:personalize:us-east-1:123456789012:dataset-group/nope")
+            datasetGroupArn="arn:aws:personalize:us-east-1:123456789012:dataset-group/nope"
+        )
     with pytest.raises(personalize.exceptions.InvalidInputException) as exc:
         personalize.create_dataset_group(name="bad name!")
     assert "pattern" in exc.value.response["Error"]["Message"]
@@ -72,21 +79,37 @@ def test_dataset_rules(personalize, make_dataset, interactions_schema):
     group, dataset = make_dataset("rules")
     assert dataset.endswith(":dataset/rules/INTERACTIONS")
     with pytest.raises(personalize.exceptions.ResourceAlreadyExistsException):
-        personalize.create_dataset(name="rules-second", datasetGroupArn=group,
-                                   schemaArn=interactions_schema, datasetType="INTERACTIONS")
+        personalize.create_dataset(
+            name="rules-second",
+            datasetGroupArn=group,
+            schemaArn=interactions_schema,
+            datasetType="INTERACTIONS",
+        )
     with pytest.raises(personalize.exceptions.InvalidInputException, match="ITEM_ID"):
         # a users schema has no ITEM_ID, which an ITEMS dataset needs
-        personalize.create_dataset(name="rules-items", datasetGroupArn=group,
-                                   schemaArn=personalize.create_schema(
-                                       name="users-only", schema=json.dumps({
-                                           "type": "record", "name": "Users",
-                                           "fields": [{"name": "USER_ID", "type": "string"},
-                                                      {"name": "AGE", "type": "int"}]}))["schemaArn"],
-                                   datasetType="ITEMS")
+        personalize.create_dataset(
+            name="rules-items",
+            datasetGroupArn=group,
+            schemaArn=personalize.create_schema(
+                name="users-only",
+                schema=json.dumps(
+                    {
+                        "type": "record",
+                        "name": "Users",
+                        "fields": [{"name": "USER_ID", "type": "string"}, {"name": "AGE", "type": "int"}],
+                    }
+                ),
+            )["schemaArn"],
+            datasetType="ITEMS",
+        )
     pending_group = personalize.create_dataset_group(name="rules-pending")["datasetGroupArn"]
     with pytest.raises(personalize.exceptions.ResourceInUseException):
-        personalize.create_dataset(name="too-early", datasetGroupArn=pending_group,
-                                   schemaArn=interactions_schema, datasetType="INTERACTIONS")
+        personalize.create_dataset(
+            name="too-early",
+            datasetGroupArn=pending_group,
+            schemaArn=interactions_schema,
+            datasetType="INTERACTIONS",
+        )
 
 
 def test_training_produces_versions_and_metrics(personalize, trained):
@@ -104,9 +127,15 @@ def test_training_produces_versions_and_metrics(personalize, trained):
 
     metrics = personalize.get_solution_metrics(solutionVersionArn=version)["metrics"]
     assert set(metrics) == {
-        "coverage", "mean_reciprocal_rank_at_25", "normalized_discounted_cumulative_gain_at_5",
-        "normalized_discounted_cumulative_gain_at_10", "normalized_discounted_cumulative_gain_at_25",
-        "precision_at_5", "precision_at_10", "precision_at_25"}
+        "coverage",
+        "mean_reciprocal_rank_at_25",
+        "normalized_discounted_cumulative_gain_at_5",
+        "normalized_discounted_cumulative_gain_at_10",
+        "normalized_discounted_cumulative_gain_at_25",
+        "precision_at_5",
+        "precision_at_10",
+        "precision_at_25",
+    }
     assert all(0.0 <= value <= 1.0 for value in metrics.values())
     assert metrics["precision_at_10"] > 0 and metrics["normalized_discounted_cumulative_gain_at_25"] > 0
 
@@ -125,11 +154,16 @@ def test_batch_inference_writes_one_line_per_input(personalize, clients, bucket,
     lines = ['{"userId": "u1"}', '{"userId": "u2"}', "not json", '{"itemId": "i1"}', '{"userId": "stranger"}']
     clients["s3"].put_object(Bucket=bucket, Key="batch/in/users.json", Body="\n".join(lines).encode())
     job = personalize.create_batch_inference_job(
-        jobName="flow-batch", solutionVersionArn=version, roleArn=ROLE, numResults=10,
+        jobName="flow-batch",
+        solutionVersionArn=version,
+        roleArn=ROLE,
+        numResults=10,
         jobInput={"s3DataSource": {"path": f"s3://{bucket}/batch/in/"}},
-        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/batch/out/"}})["batchInferenceJobArn"]
-    record, seen = wait_for(lambda: personalize.describe_batch_inference_job(
-        batchInferenceJobArn=job)["batchInferenceJob"])
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/batch/out/"}},
+    )["batchInferenceJobArn"]
+    record, seen = wait_for(
+        lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"]
+    )
     assert record["status"] == "ACTIVE", record
     assert seen[0] == "PENDING" and "IN PROGRESS" in seen
 
@@ -154,16 +188,19 @@ def test_batch_inference_writes_one_line_per_input(personalize, clients, bucket,
 def test_batch_job_needs_an_active_version(personalize):
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
         personalize.create_batch_inference_job(
-            jobName="no-version", roleArn=ROLE,
+            jobName="no-version",
+            roleArn=ROLE,
             solutionVersionArn="arn:aws:personalize:us-east-1:123456789012:solution/x/0000abcd",
             jobInput={"s3DataSource": {"path": "s3://b/in.json"}},
-            jobOutput={"s3DataDestination": {"path": "s3://b/out/"}})
+            jobOutput={"s3DataDestination": {"path": "s3://b/out/"}},
+        )
 
 
 def test_campaign_serves_recommendations(personalize, clients, trained):
     version = trained["versions"]["flow-als"][1]
-    campaign = personalize.create_campaign(name="flow-campaign", solutionVersionArn=version,
-                                           minProvisionedTPS=1)["campaignArn"]
+    campaign = personalize.create_campaign(
+        name="flow-campaign", solutionVersionArn=version, minProvisionedTPS=1
+    )["campaignArn"]
     record, _ = wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
     assert record["status"] == "ACTIVE"
     runtime = clients["personalize-runtime"]
@@ -177,10 +214,12 @@ def test_campaign_serves_recommendations(personalize, clients, trained):
 
 def test_update_training_keeps_item_factors(personalize, trained):
     solution, _ = trained["versions"]["flow-als"]
-    arn = personalize.create_solution_version(solutionArn=solution,
-                                              trainingMode="UPDATE")["solutionVersionArn"]
-    record, _ = wait_for(lambda: personalize.describe_solution_version(
-        solutionVersionArn=arn)["solutionVersion"])
+    arn = personalize.create_solution_version(solutionArn=solution, trainingMode="UPDATE")[
+        "solutionVersionArn"
+    ]
+    record, _ = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    )
     assert record["status"] == "ACTIVE" and record["trainingMode"] == "UPDATE"
     listed = personalize.list_solution_versions(solutionArn=solution)["solutionVersions"]
     assert listed[0]["solutionVersionArn"] == arn  # newest first

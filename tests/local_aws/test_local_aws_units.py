@@ -24,8 +24,10 @@ def test_precision_and_reciprocal_rank():
 
 
 def test_credential_scope():
-    header = ("AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/personalize/aws4_request, "
-              "SignedHeaders=host, Signature=abc")
+    header = (
+        "AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/personalize/aws4_request, "
+        "SignedHeaders=host, Signature=abc"
+    )
     assert credential_scope(header) == ("eu-west-1", "personalize")
     assert credential_scope("") == (None, None)
 
@@ -38,7 +40,8 @@ def _model(n_users=50, n_items=300, factors=8, seed=0):
         user_ids=np.array([f"u{i}" for i in range(n_users)]),
         item_ids=np.array([f"i{i}" for i in range(n_items)]),
         popularity=rng.integers(0, 50, n_items).astype(float),
-        seen_indptr=np.arange(0, 5 * n_users + 1, 5), seen_indices=np.concatenate(seen),
+        seen_indptr=np.arange(0, 5 * n_users + 1, 5),
+        seen_indices=np.concatenate(seen),
         user_factors=rng.normal(size=(n_users, factors)).astype(np.float32),
         item_factors=rng.normal(size=(n_items, factors)).astype(np.float32),
     ), seen
@@ -62,3 +65,53 @@ def test_recommend_is_sorted_excludes_seen_and_scores_are_a_distribution():
     assert abs(full_scores[0][full_valid[0]].sum() - 1.0) < 1e-4
     # cold users get the popular list with popularity shares
     assert list(items[2]) == list(np.argsort(-model.popularity, kind="stable")[:25])
+
+
+def test_filter_parser_grammar():
+    import pytest
+
+    from local_aws.personalize.errors import InvalidInput
+    from local_aws.personalize.filter_expr import Param, bind, parse, parse_condition, placeholder_values
+
+    expr = parse(
+        'INCLUDE ItemID WHERE Items.CATEGORY IN ($CAT) AND Items.PRICE <= 20 OR Items.X = "y" '
+        '| EXCLUDE ItemID WHERE Interactions.EVENT_TYPE NOT IN ("view")'
+    )
+    include, exclude = expr.clauses
+    assert include.action == "INCLUDE" and len(include.terms) == 2 and len(include.terms[0]) == 2
+    assert include.terms[0][0].values == [Param("CAT")] and include.terms[0][1].op == "<="
+    assert exclude.terms[0][0].op == "NOT IN" and exclude.dataset == "Interactions"
+    assert placeholder_values('"a","b"') == ["a", "b"] and placeholder_values("10") == [10.0]
+    bound = bind(expr, {"CAT": '"books"'})
+    assert bound[0].terms[0][0].values == ["books"]
+    with pytest.raises(InvalidInput):
+        bind(expr, {})  # INCLUDE needs every placeholder
+    excl = parse("EXCLUDE ItemID WHERE Items.CATEGORY IN ($CAT)")
+    assert bind(excl, {}) == []  # EXCLUDE without a value: that part is off
+    assert parse_condition('ITEMS.CATEGORY = "books"')[0][0].values == ["books"]
+    for bad in (
+        'INCLUDE ItemID Items.X IN ("a")',
+        'EXCLUDE ItemID WHERE Items.X < "a"',
+        'INCLUDE ItemID WHERE Items.A IN ("a") AND Interactions.EVENT_TYPE IN ("b")',
+        'INCLUDE ItemID WHERE Interactions.ITEM_ID IN ("a")',
+        "INCLUDE ItemID WHERE Items.A IN (",
+        "INCLUDE ItemID WHERE Users.AGE > 3",
+        'INCLUDE ItemID WHERE Items.A ~ "x"',
+    ):
+        with pytest.raises(InvalidInput):
+            parse(bad)
+
+
+def test_related_items_and_trends():
+    import scipy.sparse as sp
+
+    from local_aws.personalize.similarity import related_items, trend_scores
+
+    # items 0,1 always together; 2,3 together
+    matrix = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 1, 1, 1]], dtype=float))
+    related = related_items(matrix)
+    assert related[0][0] == 1 and related[2][0] == 3 and 0 not in related[0]
+    stamps = np.array([0, 1, 2, 3, 95, 96, 97, 98, 99, 50])
+    items = np.array([0, 0, 0, 0, 1, 1, 1, 0, 2, 1])
+    scores = trend_scores(items, stamps, 3)
+    assert scores.argmax() == 1

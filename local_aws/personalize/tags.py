@@ -1,0 +1,44 @@
+"""Tags: TagResource/UntagResource/ListTagsForResource and ``tags`` on Create*.
+
+Tags live in a hidden ``_tags`` map on the resource record, so Describe/List
+never show them (as in the service) and they go away with the resource.
+"""
+
+from __future__ import annotations
+
+from .errors import TooManyTags
+from .service import PersonalizeService
+
+MAX_TAGS = 50
+
+
+def check_tags(tags: list[dict[str, str]], existing: dict[str, str] | None = None) -> dict[str, str]:
+    merged = {**(existing or {}), **{t["tagKey"]: t.get("tagValue", "") for t in tags}}
+    if len(merged) > MAX_TAGS:
+        raise TooManyTags(f"A resource can have at most {MAX_TAGS} tags.")
+    return merged
+
+
+def handlers(svc: PersonalizeService) -> dict:
+    store = svc.store
+
+    def tag_resource(p, region):
+        with store.locked():
+            kind, record = store.find(p["resourceArn"])
+            store.update(kind, p["resourceArn"], _tags=check_tags(p["tags"], record.get("_tags")))
+
+    def untag_resource(p, region):
+        with store.locked():
+            kind, record = store.find(p["resourceArn"])
+            kept = {k: v for k, v in record.get("_tags", {}).items() if k not in set(p["tagKeys"])}
+            store.update(kind, p["resourceArn"], _tags=kept)
+
+    def list_tags(p, region):
+        _, record = store.find(p["resourceArn"])
+        return {"tags": [{"tagKey": k, "tagValue": v} for k, v in record.get("_tags", {}).items()]}
+
+    return {
+        ("personalize", "TagResource"): tag_resource,
+        ("personalize", "UntagResource"): untag_resource,
+        ("personalize", "ListTagsForResource"): list_tags,
+    }
