@@ -21,7 +21,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param, TaskGroup, task
+from airflow.sdk import DAG, Param, TaskGroup, cross_downstream, task
 
 from personalize_pipeline.datasets import ALL_DATASETS
 from personalize_provider.operators.personalize import (
@@ -105,21 +105,20 @@ with DAG(
 
     @task
     def export_dataset(dataset_type: str, folder: str, params: dict, dag_run=None) -> str:
-        """Stream one dataset from PostgreSQL to ``<folder>/<type>.csv``."""
+        """Stream one dataset to ``<folder>/<type>.csv`` and validate it before any paid call."""
         from personalize_pipeline.datasets import ALL_DATASETS
-        from personalize_pipeline.extract import export_query_to_s3
+        from personalize_pipeline.extract import export_dataset_to_s3
 
         spec = next(s for s in ALL_DATASETS if s.dataset_type == dataset_type)
         uri = f"{folder}{spec.slug}.csv"
-        rows = export_query_to_s3(
+        export_dataset_to_s3(
             db_conn_id=DB_CONN_ID,
             aws_conn_id=AWS_CONN_ID,
-            query_file=spec.query_file,
+            spec=spec,
             params={"start": params["history_start"], "end": dag_run.run_after},
             s3_uri=uri,
+            report_uri=f"{folder}validation/{spec.slug}.json",
         )
-        if spec.dataset_type == "INTERACTIONS" and rows < 1000:
-            raise ValueError(f"{uri} holds {rows} interactions; Personalize needs at least 1,000 to import.")
         return uri
 
     @task(multiple_outputs=True)
@@ -168,10 +167,11 @@ with DAG(
         waiter_delay=POLL,
         deferrable=True,
     )
-    imports = []
+    exports, imports = [], []
     for spec in ALL_DATASETS:
         with TaskGroup(group_id=spec.slug):
             exported = export_dataset.override(task_id="export")(spec.dataset_type, folder)
+            exports.append(exported)
             schema = PersonalizeCreateSchemaOperator(
                 task_id="schema",
                 name=f"{GROUP}-{spec.slug}-v1",
@@ -218,6 +218,8 @@ with DAG(
         waiter_delay=POLL,
         deferrable=True,
     )
+    # No import (a paid job) starts until every dataset has passed validation.
+    cross_downstream(exports, imports)
     imports >> version
     batch_files = build_batch_input(folder)
     batch = PersonalizeCreateBatchInferenceJobOperator(

@@ -1,0 +1,91 @@
+"""Exported CSVs are checked before any import: each bad input is named by file, line and column."""
+
+from __future__ import annotations
+
+import pytest
+
+from personalize_pipeline.datasets import INTERACTIONS, ITEMS
+from personalize_pipeline.validation import DatasetValidationError, validate_csv
+
+URI = "s3://bucket/run/interactions.csv"
+
+
+def _interactions(rows: int = 1200, users: int = 60) -> list[str]:
+    return [
+        f"U{i % users},I{i % 97},{'view' if i % 3 else 'purchase'},{1_700_000_000 + i}" for i in range(rows)
+    ]
+
+
+def _write(tmp_path, lines: list[str], header: str = "USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP") -> str:
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return str(path)
+
+
+def _problems(tmp_path, lines, header="USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP", spec=INTERACTIONS, **kw):
+    report = validate_csv(_write(tmp_path, lines, header), URI, spec, block_size=4096, **kw)
+    return report
+
+
+def test_good_interactions_pass_with_stats(tmp_path):
+    report = _problems(tmp_path, _interactions())
+    assert report.ok, report.problems
+    assert report.rows == 1200
+    assert report.stats["users_with_two_or_more"] == 60
+    assert report.stats["event_types"] == {"view": 800, "purchase": 400}
+    report.raise_if_failed()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "kind", "needle"),
+    [
+        (lambda r: r.__setitem__(500, "U1,I1,view,1700000000123"), "looks like milliseconds", "line 502"),
+        (lambda r: r.__setitem__(10, f"{'u' * 257},I1,view,1700000000"), "longer than 256", "line 12"),
+        (lambda r: r.__setitem__(3, ",I1,view,1700000000"), "empty USER_ID", "line 5"),
+        (lambda r: r.__setitem__(900, "U1,I1,view,yesterday"), "TIMESTAMP is not a long", "'yesterday'"),
+        (lambda r: r.__setitem__(7, "U1,I1,view,-5"), "TIMESTAMP is negative", "line 9"),
+    ],
+)
+def test_each_bad_row_is_reported_with_its_line(tmp_path, mutate, kind, needle):
+    rows = _interactions()
+    mutate(rows)
+    report = _problems(tmp_path, rows)
+    assert not report.ok
+    found = [k for k in report.problems if kind in k]
+    assert found, report.problems
+    assert any(needle in example for example in report.problems[found[0]])
+    with pytest.raises(DatasetValidationError, match=URI):
+        report.raise_if_failed()
+
+
+def test_missing_column_is_named(tmp_path):
+    rows = [r.rsplit(",", 1)[0] for r in _interactions()]
+    report = _problems(tmp_path, rows, header="USER_ID,ITEM_ID,EVENT_TYPE")
+    assert "TIMESTAMP" in report.problems["missing columns"][0]
+
+
+def test_unknown_event_types_when_the_configuration_lists_them(tmp_path):
+    rows = _interactions()
+    rows[42] = "U1,I1,wishlist,1700000000"
+    report = _problems(tmp_path, rows, allowed_event_types={"view", "purchase"})
+    assert report.problems["unknown EVENT_TYPE"] == ["line 44: 'wishlist'"]
+
+
+def test_service_minimums_are_checked_before_any_paid_call(tmp_path):
+    report = _problems(tmp_path, _interactions(rows=999, users=20))
+    assert "999 rows" in report.problems["too few interactions"][0]
+    assert "20 users with 2+ interactions" in report.problems["too few active users"][0]
+
+
+def test_duplicate_item_ids_are_reported(tmp_path):
+    lines = [f"I{i},Books,9.5,1700000000" for i in range(300)] + ["I7,Toys,1.0,1700000000"]
+    report = _problems(tmp_path, lines, header="ITEM_ID,CATEGORY,PRICE,CREATION_TIMESTAMP", spec=ITEMS)
+    assert report.problems["duplicate ITEM_ID"] == ["line 302: 'I7'"]
+    assert report.stats["distinct_ids"] == 300
+
+
+def test_unreadable_csv_is_a_problem_not_a_crash(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\nU1,I1,view,1,extra,cells\n")
+    report = validate_csv(str(path), URI, INTERACTIONS)
+    assert "unreadable CSV" in report.problems
