@@ -21,4 +21,3 @@ def loaded_tiny(database_url: str, tiny_frames: dict[str, pd.DataFrame]) -> str:
     postgres.apply_schema(database_url)
     datagen.load(database_url, tiny_frames)
     return database_url
-

@@ -54,7 +54,8 @@ def test_sizes_and_consistency(size):
     assert orders["ordered_at"].between(datagen.START, datagen.END).all()
     # Nobody acts before their account or a product before its launch.
     joined = events.merge(frames["customers"], on="customer_id").merge(
-        frames["products"], on="product_id", suffixes=("_customer", "_product"))
+        frames["products"], on="product_id", suffixes=("_customer", "_product")
+    )
     assert (joined["occurred_at"] >= joined["created_at_customer"]).all()
     assert (joined["occurred_at"] >= joined["created_at_product"]).all()
 

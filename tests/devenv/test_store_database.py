@@ -72,8 +72,11 @@ def test_interactions_window(loaded_tiny, tiny_frames):
     }
     # A purchase is timed at its order.
     first = purchases.sort_values(["ordered_at", "customer_id", "product_id"]).iloc[0]
-    bought = got[(got["EVENT_TYPE"] == "purchase") & (got["USER_ID"] == first["customer_id"])
-                 & (got["ITEM_ID"] == first["product_id"])]
+    bought = got[
+        (got["EVENT_TYPE"] == "purchase")
+        & (got["USER_ID"] == first["customer_id"])
+        & (got["ITEM_ID"] == first["product_id"])
+    ]
     assert int(first["ordered_at"].timestamp()) in bought["TIMESTAMP"].astype("int64").tolist()
 
 
@@ -96,7 +99,8 @@ def test_batch_users_are_customers_with_history(loaded_tiny, tiny_frames):
     assert list(got.columns) == ["user_id"]
     events, orders = tiny_frames["events"], tiny_frames["orders"]
     expected = set(events.loc[events["occurred_at"] < end, "customer_id"]) | set(
-        orders.loc[orders["ordered_at"] < end, "customer_id"])
+        orders.loc[orders["ordered_at"] < end, "customer_id"]
+    )
     assert got["user_id"].tolist() == sorted(expected)
     assert 0 < len(expected) < len(tiny_frames["customers"])  # the cut-off really excludes someone
 
@@ -104,7 +108,13 @@ def test_batch_users_are_customers_with_history(loaded_tiny, tiny_frames):
 def test_airflow_connection_json_round_trips(database_url):
     conn = json.loads(postgres.airflow_connection_json(database_url))
     assert conn["conn_type"] == "postgres"
-    args = {"host": conn.get("host"), "port": conn.get("port"), "user": conn.get("login"),
-            "password": conn.get("password"), "dbname": conn.get("schema"), **conn.get("extra", {})}
+    args = {
+        "host": conn.get("host"),
+        "port": conn.get("port"),
+        "user": conn.get("login"),
+        "password": conn.get("password"),
+        "dbname": conn.get("schema"),
+        **conn.get("extra", {}),
+    }
     with psycopg.connect(**{k: v for k, v in args.items() if v is not None}) as pg:
         assert pg.execute("SELECT 1").fetchone() == (1,)

@@ -6,17 +6,29 @@ import json
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
 from local_aws.testing import synthetic_interactions_csv
+from personalize_provider.hooks.personalize import PersonalizeHook
 from personalize_provider.operators.personalize import (
+    PersonalizeCreateBatchSegmentJobOperator,
+    PersonalizeCreateCampaignOperator,
     PersonalizeCreateDatasetGroupOperator,
     PersonalizeCreateDatasetImportJobOperator,
+    PersonalizeCreateEventTrackerOperator,
+    PersonalizeCreateFilterOperator,
     PersonalizeCreateSchemaOperator,
+    PersonalizeCreateSolutionOperator,
+    PersonalizeCreateSolutionVersionOperator,
     PersonalizeResourceMismatchError,
+)
+from personalize_provider.operators.personalize_cleanup import (
+    PersonalizeCleanupSolutionVersionsOperator,
+    PersonalizeDeleteResourcesOperator,
 )
 
 SCHEMA = {
@@ -204,3 +216,154 @@ def test_deferred_wait_of_a_good_job_succeeds(dataset, aws_clients):
     assert str(_run_fixture_dag(dataset.arn, dataset.good).state) == "success"
     new = [j for j in _import_jobs(aws_clients, dataset.arn) if j["datasetImportJobArn"] not in before]
     assert [j["status"] for j in new] == ["ACTIVE"]
+
+
+@pytest.fixture(scope="module")
+def two_versions(dataset):
+    """Two ACTIVE versions of a popularity solution trained on the good data."""
+    PersonalizeCreateDatasetImportJobOperator(
+        task_id="import",
+        dataset_arn=dataset.arn,
+        data_location=dataset.good,
+        waiter_delay=1,
+        deferrable=False,
+    ).execute(_context(f"train-data-{uuid.uuid4().hex[:6]}"))
+    solution = PersonalizeCreateSolutionOperator(
+        task_id="solution",
+        name=dataset.name,
+        dataset_group_arn=dataset.group,
+        recipe_arn="arn:aws:personalize:::recipe/aws-popularity-count",
+        waiter_delay=1,
+        deferrable=False,
+    ).execute(_context("r"))
+    versions = [
+        PersonalizeCreateSolutionVersionOperator(
+            task_id="train", solution_arn=solution, waiter_delay=1, deferrable=False
+        ).execute(_context(f"train-{n}-{uuid.uuid4().hex[:6]}"))
+        for n in range(2)
+    ]
+    return SimpleNamespace(solution=solution, versions=versions)
+
+
+def _campaign(dataset, version):
+    return PersonalizeCreateCampaignOperator(
+        task_id="deploy", name=dataset.name, solution_version_arn=version, waiter_delay=1, deferrable=False
+    )
+
+
+def test_campaign_is_created_updated_and_left_alone_when_on_the_version(dataset, two_versions, aws_clients):
+    personalize = aws_clients("personalize")
+    first, second = two_versions.versions
+    arn = _campaign(dataset, first).execute(_context("deploy-1"))
+    assert personalize.describe_campaign(campaignArn=arn)["campaign"]["solutionVersionArn"] == first
+
+    assert _campaign(dataset, second).execute(_context("deploy-2")) == arn
+    campaign = personalize.describe_campaign(campaignArn=arn)["campaign"]
+    assert campaign["solutionVersionArn"] == second
+    assert campaign["latestCampaignUpdate"]["status"] == "ACTIVE"
+
+    with mock.patch.object(PersonalizeHook, "get_waiter") as get_waiter:
+        again = _campaign(dataset, second)
+        with mock.patch.object(again.hook.conn, "update_campaign") as update:
+            assert again.execute(_context("deploy-3")) == arn
+    update.assert_not_called()
+    get_waiter.assert_not_called()
+    assert [
+        c["campaignArn"] for c in personalize.list_campaigns()["campaigns"] if c["name"] == dataset.name
+    ] == [arn]
+
+    # Retention: the newest ACTIVE version is kept, so is the served one; nothing is training.
+    report = PersonalizeCleanupSolutionVersionsOperator(
+        task_id="retain", solution_arn=two_versions.solution, keep_newest=1
+    ).execute(_context("retain"))
+    assert report == {"kept": [second], "stopped": [], "beyond_retention": [first]}
+    dry = PersonalizeDeleteResourcesOperator(
+        task_id="cleanup", dataset_group_arn=dataset.group, keep_campaign_arns=[], dry_run=True
+    ).execute(_context("cleanup"))
+    assert dry == {"deleted": [arn], "skipped_busy": []}
+    assert personalize.describe_campaign(campaignArn=arn)["campaign"]["status"] == "ACTIVE"
+
+
+def test_filter_is_created_adopted_and_a_changed_expression_refused(dataset):
+    expression = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+
+    def op(expr):
+        return PersonalizeCreateFilterOperator(
+            task_id="f",
+            name=f"{dataset.name}-nobuy",
+            dataset_group_arn=dataset.group,
+            filter_expression=expr,
+            waiter_delay=1,
+            deferrable=False,
+        )
+
+    arn = op(expression).execute(_context("f"))
+    assert op(expression).execute(_context("f-again")) == arn
+    with pytest.raises(PersonalizeResourceMismatchError, match="filterExpression"):
+        op(expression.replace("purchase", "click")).execute(_context("f"))
+
+
+def test_event_tracker_is_adopted_by_name_and_refused_under_another(dataset):
+    def op(name):
+        return PersonalizeCreateEventTrackerOperator(
+            task_id="t", name=name, dataset_group_arn=dataset.group, waiter_delay=1, deferrable=False
+        )
+
+    context = _context("t")
+    arn = op(f"{dataset.name}-events").execute(context)
+    assert context["ti"].pushed["tracking_id"]
+    assert op(f"{dataset.name}-events").execute(_context("t2")) == arn
+    with pytest.raises(PersonalizeResourceMismatchError, match="already has event tracker"):
+        op(f"{dataset.name}-other").execute(_context("t3"))
+
+
+def test_batch_segment_job_runs_once_per_task_instance(dataset, two_versions, pipeline_env, aws_clients):
+    solution = PersonalizeCreateSolutionOperator(
+        task_id="solution",
+        name=f"{dataset.name}-seg",
+        dataset_group_arn=dataset.group,
+        recipe_arn="arn:aws:personalize:::recipe/aws-item-affinity",
+        waiter_delay=1,
+        deferrable=False,
+    ).execute(_context("r"))
+    version = PersonalizeCreateSolutionVersionOperator(
+        task_id="train", solution_arn=solution, waiter_delay=1, deferrable=False
+    ).execute(_context(f"seg-train-{uuid.uuid4().hex[:6]}"))
+    s3, bucket = aws_clients("s3"), pipeline_env["bucket"]
+    s3.put_object(
+        Bucket=bucket, Key=f"{dataset.name}/seg/in.jsonl", Body=b'{"itemId": "i1"}\n{"itemId": "i2"}\n'
+    )
+
+    def op():
+        return PersonalizeCreateBatchSegmentJobOperator(
+            task_id="segment",
+            solution_version_arn=version,
+            input_path=f"s3://{bucket}/{dataset.name}/seg/in.jsonl",
+            output_path=f"s3://{bucket}/{dataset.name}/seg/out/",
+            role_arn="arn:aws:iam::000000000000:role/personalize",
+            num_results=5,
+            waiter_delay=1,
+            deferrable=False,
+        )
+
+    run_id = f"seg-{uuid.uuid4().hex[:6]}"
+    arn = op().execute(_context(run_id, task_id="segment"))
+    assert op().execute(_context(run_id, task_id="segment")) == arn
+    jobs = aws_clients("personalize").list_batch_segment_jobs(solutionVersionArn=version)["batchSegmentJobs"]
+    assert [(j["batchSegmentJobArn"], j["status"]) for j in jobs] == [(arn, "ACTIVE")]
+    out = s3.list_objects_v2(Bucket=bucket, Prefix=f"{dataset.name}/seg/out/")["Contents"]
+    body = s3.get_object(Bucket=bucket, Key=out[0]["Key"])["Body"].read().decode().splitlines()
+    assert len(body) == 2 and all(len(json.loads(line)["output"]["recommendedUsers"]) == 5 for line in body)
+
+
+def test_deferred_campaign_deploy_and_sensor_resume_with_the_arn(dataset, two_versions, aws_clients):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dag_fixtures")).get_dag(
+        "provider_campaign_deferred"
+    )
+    name = f"{dataset.name}-deferred"
+    run = dag.test(run_conf={"name": name, "solution_version_arn": two_versions.versions[0]})
+    assert str(run.state) == "success"
+    campaign = next(c for c in aws_clients("personalize").list_campaigns()["campaigns"] if c["name"] == name)
+    assert campaign["status"] == "ACTIVE"

@@ -143,6 +143,14 @@ class PersonalizeHook(AwsBaseHook):
     def describe(self, kind: ResourceKind, arn: str) -> dict[str, Any]:
         return getattr(self.conn, kind.describe)(**{kind.arn_param: arn})
 
+    def failure_message(self, kind: ResourceKind, arn: str, description: dict[str, Any] | None = None) -> str:
+        """What a failed task should say: the ARN, the status and the service's failureReason."""
+        description = description or self.describe(kind, arn)
+        return (
+            f"Personalize {kind.label} {arn} ended in status "
+            f"{kind.status_of(description)!r}: {kind.failure_reason_of(description)}"
+        )
+
     def iter_list(self, method: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Yield every summary of a List* call, following nextToken."""
         token = None

@@ -49,10 +49,31 @@ class PersonalizeBatchInferenceJobLink(_ArnLink):
     format_str = _CONSOLE + "/{dataset_group_arn}/batchInferenceJobs/{arn}"
 
 
+class PersonalizeBatchSegmentJobLink(_ArnLink):
+    name = "Personalize Batch Segment Job"
+    key = "personalize_batch_segment_job"
+    format_str = _CONSOLE + "/{dataset_group_arn}/batchSegmentJobs/{arn}"
+
+
+class PersonalizeFilterLink(_ArnLink):
+    name = "Personalize Filter"
+    key = "personalize_filter"
+    format_str = _CONSOLE + "/{dataset_group_arn}/filters/{arn}"
+
+
+class PersonalizeEventTrackerLink(_ArnLink):
+    name = "Personalize Event Tracker"
+    key = "personalize_event_tracker"
+    format_str = _CONSOLE + "/{dataset_group_arn}/eventTrackers/{arn}"
+
+
 ALL_LINKS = (
     PersonalizeDatasetGroupLink,
     PersonalizeDatasetImportJobLink,
     PersonalizeSolutionLink,
     PersonalizeCampaignLink,
     PersonalizeBatchInferenceJobLink,
+    PersonalizeBatchSegmentJobLink,
+    PersonalizeFilterLink,
+    PersonalizeEventTrackerLink,
 )

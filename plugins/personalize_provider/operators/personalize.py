@@ -25,8 +25,12 @@ from botocore.exceptions import ClientError
 from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook, ResourceKind
 from personalize_provider.links.personalize import (
     PersonalizeBatchInferenceJobLink,
+    PersonalizeBatchSegmentJobLink,
+    PersonalizeCampaignLink,
     PersonalizeDatasetGroupLink,
     PersonalizeDatasetImportJobLink,
+    PersonalizeEventTrackerLink,
+    PersonalizeFilterLink,
     PersonalizeSolutionLink,
 )
 from personalize_provider.naming import generation_of, retry_name, run_scoped_name, validate_name
@@ -81,29 +85,33 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
 
     # -- waiting -----------------------------------------------------------------------------
 
-    def failure_message(self, arn: str, description: dict[str, Any] | None = None) -> str:
-        description = description or self.hook.describe(self.kind, arn)
-        return (
-            f"Personalize {self.kind.label} {arn} ended in status "
-            f"{self.kind.status_of(description)!r}: {self.kind.failure_reason_of(description)}"
-        )
+    def failure_message(
+        self, arn: str, description: dict[str, Any] | None = None, kind_name: str = ""
+    ) -> str:
+        return self.hook.failure_message(RESOURCE_KINDS[kind_name or self.kind_name], arn, description)
 
-    def wait_until_active(self, context: Context, arn: str) -> str:
-        """Return at once if finished, raise if failed, else wait as configured."""
-        description = self.hook.describe(self.kind, arn)
-        status = self.kind.status_of(description)
-        if status in self.kind.active_states:
-            self.log.info("Personalize %s %s is %s.", self.kind.label, arn, status)
+    def wait_until_active(self, context: Context, arn: str, kind_name: str = "") -> str:
+        """
+        Return at once if finished, raise if failed, else wait as configured.
+
+        ``kind_name`` waits on another kind than the operator's own (a campaign's update).
+        """
+        kind_name = kind_name or self.kind_name
+        kind = RESOURCE_KINDS[kind_name]
+        description = self.hook.describe(kind, arn)
+        status = kind.status_of(description)
+        if status in kind.active_states:
+            self.log.info("Personalize %s %s is %s.", kind.label, arn, status)
             return arn
-        if status in self.kind.failure_states:
-            raise AirflowException(self.failure_message(arn, description))
+        if status in kind.failure_states:
+            raise AirflowException(self.failure_message(arn, description, kind_name))
         if not self.wait_for_completion:
-            self.log.info("Not waiting for %s %s (status %s).", self.kind.label, arn, status)
+            self.log.info("Not waiting for %s %s (status %s).", kind.label, arn, status)
             return arn
         if self.deferrable:
-            self.log.info("Deferring until %s %s is ACTIVE (now %s).", self.kind.label, arn, status)
+            self.log.info("Deferring until %s %s is ACTIVE (now %s).", kind.label, arn, status)
             self.defer(
-                trigger=TRIGGERS_BY_KIND[self.kind_name](
+                trigger=TRIGGERS_BY_KIND[kind_name](
                     resource_arn=arn,
                     waiter_delay=int(self.waiter_delay),
                     waiter_max_attempts=self.waiter_max_attempts,
@@ -113,31 +121,35 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
                     botocore_config=self.botocore_config,
                 ),
                 method_name="execute_complete",
+                kwargs={"kind_name": kind_name},
             )
         try:
             wait(
-                waiter=self.hook.get_waiter(self.kind.waiter),
+                waiter=self.hook.get_waiter(kind.waiter),
                 waiter_delay=int(self.waiter_delay),
                 waiter_max_attempts=self.waiter_max_attempts,
-                args={self.kind.arn_param: arn},
-                failure_message=f"Personalize {self.kind.label} {arn} failed",
-                status_message=f"Personalize {self.kind.label} {arn} status",
-                status_args=[f"{self.kind.response_key}.{'.'.join(self.kind.status_path)}"],
+                args={kind.arn_param: arn},
+                failure_message=f"Personalize {kind.label} {arn} failed",
+                status_message=f"Personalize {kind.label} {arn} status",
+                status_args=[f"{kind.response_key}.{'.'.join(kind.status_path)}"],
             )
         except WaiterTerminalFailure:
-            raise AirflowException(self.failure_message(arn)) from None
+            raise AirflowException(self.failure_message(arn, kind_name=kind_name)) from None
         return arn
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, kind_name: str = ""
+    ) -> str:
+        kind = RESOURCE_KINDS[kind_name or self.kind_name]
         validated = validate_execute_complete_event(event)
         arn = validated["resource_arn"]
         if validated["status"] != "success":
             try:
-                message = self.failure_message(arn)
+                message = self.failure_message(arn, kind_name=kind_name)
             except ClientError:
-                message = f"Personalize {self.kind.label} {arn} did not become ACTIVE"
+                message = f"Personalize {kind.label} {arn} did not become ACTIVE"
             raise AirflowException(f"{message} ({validated.get('message', 'no message')})")
-        self.log.info("Personalize %s %s is ACTIVE.", self.kind.label, arn)
+        self.log.info("Personalize %s %s is ACTIVE.", kind.label, arn)
         return arn
 
     # -- adopting ----------------------------------------------------------------------------
@@ -234,6 +246,14 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
         self.log.info("Started Personalize %s %s.", self.kind.label, arn)
         return arn
 
+    def dataset_group_of_version(self, solution_version_arn: str) -> str:
+        """The console addresses serving resources under their group; an empty link beats a failed task."""
+        try:
+            version = self.hook.conn.describe_solution_version(solutionVersionArn=solution_version_arn)
+        except ClientError:
+            return ""
+        return version["solutionVersion"].get("datasetGroupArn", "")
+
     def persist_link(self, context: Context, link, arn: str, dataset_group_arn: str = "") -> None:
         link.persist(
             context=context,
@@ -246,7 +266,7 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
 
 
 def _normalise(value: Any) -> Any:
-    """Compare JSON strings by content and dataset types case-insensitively."""
+    """Compare JSON strings (schemas, configs) by content rather than by formatting."""
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -648,7 +668,75 @@ class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
         return self.wait_until_active(context, arn)
 
 
-class PersonalizeCreateBatchInferenceJobOperator(PersonalizeBaseOperator):
+class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
+    """Shared by the batch inference and batch segment jobs: S3 in, S3 out, one job per task instance."""
+
+    default_waiter_delay = 60
+    default_waiter_max_attempts = 1440
+    job_prefix: ClassVar[str]
+    link: ClassVar[type]
+
+    def __init__(
+        self,
+        *,
+        solution_version_arn: str,
+        input_path: str,
+        output_path: str,
+        role_arn: str,
+        num_results: int = 25,
+        filter_arn: str | None = None,
+        job_name: str | None = None,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.solution_version_arn = solution_version_arn
+        self.input_path, self.output_path = input_path, output_path
+        self.role_arn, self.num_results, self.filter_arn = role_arn, num_results, filter_arn
+        self.job_name, self.tags = job_name, tags or {}
+
+    def job_config(self) -> dict[str, Any]:
+        """Extra request parameters of one job type."""
+        return {}
+
+    def create_job(self, params: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def find_own_job(self, base: str) -> tuple[str, str | None, int] | None:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> str:
+        base = validate_name(self.job_name or run_scoped_name(context, self.job_prefix), "Batch job name")
+
+        def create(name: str) -> str:
+            params: dict[str, Any] = {
+                "jobName": name,
+                "solutionVersionArn": self.solution_version_arn,
+                "jobInput": {"s3DataSource": {"path": self.input_path}},
+                "jobOutput": {"s3DataDestination": {"path": self.output_path}},
+                "roleArn": self.role_arn,
+                "numResults": int(self.num_results),
+                **self.job_config(),
+            }
+            if self.filter_arn:
+                params["filterArn"] = self.filter_arn
+            return self.create_job({**params, **_tags(self.tags)})
+
+        arn = self.start_or_resume_job(
+            base_name=base,
+            find=lambda: self.find_own_job(base),
+            create=create,
+            expected={
+                "jobInput.s3DataSource.path": self.input_path,
+                "jobOutput.s3DataDestination.path": self.output_path,
+                "numResults": int(self.num_results),
+            },
+        )
+        self.persist_link(context, self.link, arn, self.dataset_group_of_version(self.solution_version_arn))
+        return self.wait_until_active(context, arn)
+
+
+class PersonalizeCreateBatchInferenceJobOperator(_PersonalizeBatchJobOperator):
     """
     Score a JSON Lines file or folder of queries in S3 with a solution version.
 
@@ -663,8 +751,8 @@ class PersonalizeCreateBatchInferenceJobOperator(PersonalizeBaseOperator):
     """
 
     kind_name = "batch_inference_job"
-    default_waiter_delay = 60
-    default_waiter_max_attempts = 1440
+    job_prefix = "batch"
+    link = PersonalizeBatchInferenceJobLink
     template_fields: Sequence[str] = aws_template_fields(
         "waiter_delay",
         "solution_version_arn",
@@ -676,67 +764,297 @@ class PersonalizeCreateBatchInferenceJobOperator(PersonalizeBaseOperator):
         "job_name",
         "num_results",
     )
+    template_fields_renderers = {"batch_inference_job_config": "json"}
     operator_extra_links = (PersonalizeBatchInferenceJobLink(),)
+
+    def __init__(self, *, batch_inference_job_config: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch_inference_job_config = batch_inference_job_config
+
+    def job_config(self) -> dict[str, Any]:
+        config = self.batch_inference_job_config
+        return {"batchInferenceJobConfig": config} if config else {}
+
+    def create_job(self, params: dict[str, Any]) -> str:
+        return self.hook.conn.create_batch_inference_job(**params)["batchInferenceJobArn"]
+
+    def find_own_job(self, base: str) -> tuple[str, str | None, int] | None:
+        return self.find_job(
+            "list_batch_inference_jobs",
+            "batchInferenceJobs",
+            "batchInferenceJobArn",
+            base,
+            solutionVersionArn=self.solution_version_arn,
+        )
+
+
+class PersonalizeCreateBatchSegmentJobOperator(_PersonalizeBatchJobOperator):
+    """
+    Find the users most likely to interact with each item (or attribute) of a JSON Lines query file.
+
+    Needs a solution version of a user-segmentation recipe.
+
+    :param solution_version_arn: The trained version. (templated)
+    :param input_path: ``s3://…`` file or folder of JSON Lines queries. (templated)
+    :param output_path: ``s3://…/`` folder for ``<input>.out`` files. (templated)
+    :param role_arn: Role the service assumes to read and write the bucket. (templated)
+    :param num_results: Users per query. (default 25)
+    :param filter_arn: A filter to apply. (templated)
+    :param job_name: Defaults to a name derived from the task instance. (templated)
+    """
+
+    kind_name = "batch_segment_job"
+    job_prefix = "segment"
+    link = PersonalizeBatchSegmentJobLink
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay",
+        "solution_version_arn",
+        "input_path",
+        "output_path",
+        "role_arn",
+        "filter_arn",
+        "job_name",
+        "num_results",
+    )
+    operator_extra_links = (PersonalizeBatchSegmentJobLink(),)
+
+    def create_job(self, params: dict[str, Any]) -> str:
+        return self.hook.conn.create_batch_segment_job(**params)["batchSegmentJobArn"]
+
+    def find_own_job(self, base: str) -> tuple[str, str | None, int] | None:
+        return self.find_job(
+            "list_batch_segment_jobs",
+            "batchSegmentJobs",
+            "batchSegmentJobArn",
+            base,
+            solutionVersionArn=self.solution_version_arn,
+        )
+
+
+# -- serving: filters, event trackers, campaigns -----------------------------------------------
+
+
+class PersonalizeCreateFilterOperator(PersonalizeBaseOperator):
+    """
+    Create a filter, or adopt the one with this name when its expression is the same.
+
+    Filters cannot change: give a changed expression a new name.
+
+    :param name: Filter name. (templated)
+    :param dataset_group_arn: The dataset group. (templated)
+    :param filter_expression: e.g. ``EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")``.
+        (templated)
+    """
+
+    kind_name = "filter"
+    default_waiter_delay = 10
+    default_waiter_max_attempts = 60
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay", "name", "dataset_group_arn", "filter_expression"
+    )
+    operator_extra_links = (PersonalizeFilterLink(),)
 
     def __init__(
         self,
         *,
-        solution_version_arn: str,
-        input_path: str,
-        output_path: str,
-        role_arn: str,
-        num_results: int = 25,
-        filter_arn: str | None = None,
-        batch_inference_job_config: dict | None = None,
-        job_name: str | None = None,
+        name: str,
+        dataset_group_arn: str,
+        filter_expression: str,
         tags: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.solution_version_arn = solution_version_arn
-        self.input_path, self.output_path = input_path, output_path
-        self.role_arn, self.num_results, self.filter_arn = role_arn, num_results, filter_arn
-        self.batch_inference_job_config, self.job_name = batch_inference_job_config, job_name
-        self.tags = tags or {}
+        self.name, self.dataset_group_arn = name, dataset_group_arn
+        self.filter_expression, self.tags = filter_expression, tags or {}
 
     def execute(self, context: Context) -> str:
-        base = validate_name(self.job_name or run_scoped_name(context, "batch"), "Batch job name")
+        validate_name(self.name, "Filter name")
 
-        def create(name: str) -> str:
-            params: dict[str, Any] = {
-                "jobName": name,
-                "solutionVersionArn": self.solution_version_arn,
-                "jobInput": {"s3DataSource": {"path": self.input_path}},
-                "jobOutput": {"s3DataDestination": {"path": self.output_path}},
-                "roleArn": self.role_arn,
-                "numResults": int(self.num_results),
-            }
-            if self.filter_arn:
-                params["filterArn"] = self.filter_arn
-            if self.batch_inference_job_config:
-                params["batchInferenceJobConfig"] = self.batch_inference_job_config
-            return self.hook.conn.create_batch_inference_job(**params, **_tags(self.tags))[
-                "batchInferenceJobArn"
-            ]
+        def find() -> str | None:
+            return next(
+                (
+                    f["filterArn"]
+                    for f in self.hook.iter_list(
+                        "list_filters", "Filters", datasetGroupArn=self.dataset_group_arn
+                    )
+                    if f["name"] == self.name
+                ),
+                None,
+            )
 
-        arn = self.start_or_resume_job(
-            base_name=base,
-            find=lambda: self.find_job(
-                "list_batch_inference_jobs",
-                "batchInferenceJobs",
-                "batchInferenceJobArn",
-                base,
-                solutionVersionArn=self.solution_version_arn,
-            ),
-            create=create,
-            expected={
-                "jobInput.s3DataSource.path": self.input_path,
-                "jobOutput.s3DataDestination.path": self.output_path,
-                "numResults": int(self.num_results),
-            },
+        arn = self.create_or_adopt(
+            find=find,
+            create=lambda: self.hook.conn.create_filter(
+                name=self.name,
+                datasetGroupArn=self.dataset_group_arn,
+                filterExpression=self.filter_expression,
+                **_tags(self.tags),
+            )["filterArn"],
+            expected={"filterExpression": self.filter_expression},
         )
-        self.persist_link(context, PersonalizeBatchInferenceJobLink, arn)
+        self.persist_link(context, PersonalizeFilterLink, arn, self.dataset_group_arn)
         return self.wait_until_active(context, arn)
+
+
+class PersonalizeCreateEventTrackerOperator(PersonalizeBaseOperator):
+    """
+    Create the dataset group's event tracker, or adopt it when it has this name.
+
+    A dataset group has at most one tracker: one with another name fails the task
+    rather than being silently used. The tracking id (what PutEvents needs) goes to
+    XCom as ``tracking_id``.
+
+    :param name: Event tracker name. (templated)
+    :param dataset_group_arn: The dataset group. (templated)
+    """
+
+    kind_name = "event_tracker"
+    default_waiter_delay = 10
+    default_waiter_max_attempts = 60
+    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "name", "dataset_group_arn")
+    operator_extra_links = (PersonalizeEventTrackerLink(),)
+
+    def __init__(
+        self, *, name: str, dataset_group_arn: str, tags: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name, self.dataset_group_arn, self.tags = name, dataset_group_arn, tags or {}
+
+    def execute(self, context: Context) -> str:
+        validate_name(self.name, "Event tracker name")
+
+        def find() -> str | None:
+            for tracker in self.hook.iter_list(
+                "list_event_trackers", "eventTrackers", datasetGroupArn=self.dataset_group_arn
+            ):
+                if tracker["name"] != self.name:
+                    raise PersonalizeResourceMismatchError(
+                        f"Dataset group {self.dataset_group_arn} already has event tracker "
+                        f"{tracker['name']!r} ({tracker['eventTrackerArn']}); a group has at most one. "
+                        f"Use that name, or delete it to create {self.name!r}."
+                    )
+                return tracker["eventTrackerArn"]
+            return None
+
+        arn = self.create_or_adopt(
+            find=find,
+            create=lambda: self.hook.conn.create_event_tracker(
+                name=self.name, datasetGroupArn=self.dataset_group_arn, **_tags(self.tags)
+            )["eventTrackerArn"],
+            expected={},  # found under this group by this name: nothing else to compare
+        )
+        self.persist_link(context, PersonalizeEventTrackerLink, arn, self.dataset_group_arn)
+        arn = self.wait_until_active(context, arn)
+        self._push_tracking_id(context, arn)
+        return arn
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, kind_name: str = ""):
+        arn = super().execute_complete(context, event, kind_name)
+        self._push_tracking_id(context, arn)
+        return arn
+
+    def _push_tracking_id(self, context: Context, arn: str) -> None:
+        tracker = self.hook.describe(self.kind, arn)["eventTracker"]
+        if self.do_xcom_push and tracker.get("trackingId"):
+            context["ti"].xcom_push(key="tracking_id", value=tracker["trackingId"])
+
+
+class PersonalizeCreateCampaignOperator(PersonalizeBaseOperator):
+    """
+    Deploy a solution version behind a campaign: create it, or move the existing one to this version.
+
+    An existing campaign of this name is updated (UpdateCampaign, then waited on through
+    ``latestCampaignUpdate``) unless it already serves, or is being moved to, this version
+    with these settings: then the task returns (or waits) without another update.
+
+    :param name: Campaign name. (templated)
+    :param solution_version_arn: The version to serve. (templated)
+    :param min_provisioned_tps: Minimum provisioned transactions per second (billed). (default 1)
+    :param campaign_config: The ``campaignConfig`` dict. (templated)
+    """
+
+    kind_name = "campaign"
+    default_waiter_delay = 30
+    default_waiter_max_attempts = 240
+    template_fields: Sequence[str] = aws_template_fields(
+        "waiter_delay", "name", "solution_version_arn", "min_provisioned_tps", "campaign_config"
+    )
+    template_fields_renderers = {"campaign_config": "json"}
+    operator_extra_links = (PersonalizeCampaignLink(),)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        solution_version_arn: str,
+        min_provisioned_tps: int = 1,
+        campaign_config: dict | None = None,
+        tags: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name, self.solution_version_arn = name, solution_version_arn
+        self.min_provisioned_tps, self.campaign_config = min_provisioned_tps, campaign_config
+        self.tags = tags or {}
+
+    def _settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "solutionVersionArn": self.solution_version_arn,
+            "minProvisionedTPS": int(self.min_provisioned_tps),
+        }
+        if self.campaign_config:
+            settings["campaignConfig"] = self.campaign_config
+        return settings
+
+    def _find(self) -> str | None:
+        return next(
+            (
+                c["campaignArn"]
+                for c in self.hook.iter_list("list_campaigns", "campaigns")
+                if c["name"] == self.name
+            ),
+            None,
+        )
+
+    def execute(self, context: Context) -> str:
+        validate_name(self.name, "Campaign name")
+        arn, created = self._find(), False
+        if arn is None:
+            try:
+                arn = self.hook.conn.create_campaign(name=self.name, **self._settings(), **_tags(self.tags))
+                arn, created = arn["campaignArn"], True
+                self.log.info("Created Personalize campaign %s.", arn)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                    raise
+                if not (arn := self._find()):
+                    raise
+        group = self.dataset_group_of_version(self.solution_version_arn)
+        self.persist_link(context, PersonalizeCampaignLink, arn, group)
+        return self.wait_until_active(context, arn) if created else self._update(context, arn)
+
+    def _update(self, context: Context, arn: str) -> str:
+        campaign = self.hook.describe(self.kind, arn)["campaign"]
+        if campaign.get("status") != "ACTIVE":
+            # Still being created (or failed): no update is possible yet; wait for, or report, that.
+            return self.wait_until_active(context, arn)
+        update = campaign.get("latestCampaignUpdate") or {}
+        update_failed = update.get("status") in RESOURCE_KINDS["campaign_update"].failure_states
+        target = campaign if not update or update_failed else {**campaign, **update}
+        wanted = self._settings()
+        if all(_normalise(target.get(key)) == _normalise(value) for key, value in wanted.items()):
+            if update and not update_failed:
+                return self.wait_until_active(context, arn, "campaign_update")
+            self.log.info("Personalize campaign %s already serves %s.", arn, self.solution_version_arn)
+            return arn
+        if update and not update_failed and update.get("status") != "ACTIVE":
+            raise AirflowException(
+                f"Personalize campaign {arn} is being updated to {update.get('solutionVersionArn')}; "
+                "retry once that update has finished."
+            )
+        self.hook.conn.update_campaign(campaignArn=arn, **wanted)
+        self.log.info("Updating Personalize campaign %s to %s.", arn, self.solution_version_arn)
+        return self.wait_until_active(context, arn, "campaign_update")
 
 
 def _tags(tags: dict[str, str]) -> dict[str, list[dict[str, str]]]:
