@@ -223,8 +223,10 @@ def test_events_change_recommendations(personalize, clients, feat, tmp_path_fact
 
     events.put_items(
         datasetArn=feat["items"],
-        items=[{"itemId": "i500", "properties": json.dumps({"category": "c9", "price": 1.5})},
-               {"itemId": "i0", "properties": json.dumps({"category": "c0", "price": 2.5})}],
+        items=[
+            {"itemId": "i500", "properties": json.dumps({"category": "c9", "price": 1.5})},
+            {"itemId": "i0", "properties": json.dumps({"category": "c0", "price": 2.5})},
+        ],
     )
     assert stored_rows(tmp_path_factory, "ITEMS") == 121  # i0 replaced, i500 added
     with pytest.raises(events.exceptions.ResourceNotFoundException):
