@@ -206,3 +206,21 @@ def _drop_old_snapshots(conn, schema: str, cache_name: str, keep: int) -> None:
                 (load_id,),
             )
         log.info("Dropped old cache snapshot %s.%s", schema, table)
+
+
+def rollback(*, db_conn_id: str, schema: str, cache_name: str) -> int:
+    """Serve the previous snapshot again (one transaction); returns the load id now live."""
+    with connect(db_conn_id) as conn, conn.transaction():
+        target = conn.execute(
+            compose("cache/rollback_target.sql", schema=schema), {"cache_name": cache_name}
+        ).fetchone()
+        if target is None:
+            raise LookupError(f"cache {schema}.{cache_name} has no previous snapshot to roll back to")
+        target_id, table = target
+        conn.execute(compose("cache/point_view.sql", view=(schema, cache_name), table=(schema, table)))
+        conn.execute(
+            compose("cache/mark_rolled_back.sql", schema=schema),
+            {"cache_name": cache_name, "target_id": target_id},
+        )
+    log.info("Cache %s.%s rolled back to load %d (%s)", schema, cache_name, target_id, table)
+    return target_id

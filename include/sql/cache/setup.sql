@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS {schema}.cache_loads (
     load_id              bigserial PRIMARY KEY,
     cache_name           text        NOT NULL,
     snapshot_table       text        NOT NULL,
-    status               text        NOT NULL CHECK (status IN ('loading', 'live', 'previous', 'failed', 'dropped')),
+    status               text        NOT NULL,
     dag_id               text,
     run_id               text,
     source_uri           text,
@@ -17,5 +17,10 @@ CREATE TABLE IF NOT EXISTS {schema}.cache_loads (
     started_at           timestamptz NOT NULL DEFAULT now(),
     finished_at          timestamptz
 );
+
+-- Kept outside CREATE TABLE so that databases made by an older version get the current list.
+ALTER TABLE {schema}.cache_loads DROP CONSTRAINT IF EXISTS cache_loads_status_check;
+ALTER TABLE {schema}.cache_loads ADD CONSTRAINT cache_loads_status_check
+    CHECK (status IN ('loading', 'live', 'previous', 'failed', 'dropped', 'rolled_back'));
 
 CREATE INDEX IF NOT EXISTS cache_loads_by_cache ON {schema}.cache_loads (cache_name, load_id DESC);

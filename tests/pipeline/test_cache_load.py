@@ -1,0 +1,128 @@
+"""Cache loads are atomic: a load that fails midway leaves the live cache as it was; rollback works."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+
+from personalize_pipeline.cache import load_user_recommendations, rollback
+
+SCHEMA = "cache_tests"
+LINEAGE = {"dag_id": "tests", "run_id": "r", "batch_job_arn": "arn:job", "solution_version_arn": "arn:sv"}
+
+
+def _line(user: str, items: list[str]) -> str:
+    scores = [round(1 / (i + 2), 4) for i in range(len(items))]
+    return json.dumps(
+        {"input": {"userId": user}, "output": {"recommendedItems": items, "scores": scores}, "error": None}
+    )
+
+
+@pytest.fixture
+def put(pipeline_env, aws_clients):
+    s3, bucket = aws_clients("s3"), pipeline_env["bucket"]
+    prefix = f"cache-tests/{uuid.uuid4().hex[:8]}"
+
+    def put_output(folder: str, files: dict[str, list[str]]) -> str:
+        for name, lines in files.items():
+            s3.put_object(Bucket=bucket, Key=f"{prefix}/{folder}/{name}", Body="\n".join(lines).encode())
+        return f"s3://{bucket}/{prefix}/{folder}/"
+
+    return put_output
+
+
+def _load(uri: str, cache: str):
+    return load_user_recommendations(
+        db_conn_id="store_db",
+        aws_conn_id="aws_default",
+        output_uri=uri,
+        schema=SCHEMA,
+        cache_name=cache,
+        lineage=LINEAGE,
+    )
+
+
+def _rows(url: str, cache: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"SELECT user_id, rank, item_id FROM {SCHEMA}.{cache} ORDER BY 1, 2").fetchall()
+
+
+def _statuses(url: str, cache: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [
+            r[0]
+            for r in conn.execute(
+                f"SELECT status FROM {SCHEMA}.cache_loads WHERE cache_name = %s ORDER BY load_id", (cache,)
+            )
+        ]
+
+
+def test_failure_in_the_middle_of_a_load_leaves_the_live_cache_intact(put, pipeline_env):
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    first = _load(put("one", {"users.json.out": [_line("u1", ["a", "b"]), _line("u2", ["c", "d"])]}), cache)
+    assert (first.rows, first.keys, first.errors) == (4, 2, 0)
+    before = _rows(url, cache)
+    assert before == [("u1", 1, "a"), ("u1", 2, "b"), ("u2", 1, "c"), ("u2", 2, "d")]
+
+    good = [_line(f"n{i}", ["x", "y"]) for i in range(5000)]
+    broken = [
+        _line("m1", ["z"]),
+        '{"input": {"userId": "m2"}, "output": {"recommendedItems": ["z"',
+        _line("m3", ["z"]),
+    ]
+    # Files load in name order: a.out is copied in full before b.out breaks the load.
+    with pytest.raises(Exception):  # noqa: B017 - any failure will do; the point is what is left behind
+        _load(put("two", {"a.out": good, "b.out": broken}), cache)
+
+    assert _rows(url, cache) == before
+    assert _statuses(url, cache) == ["live", "failed"]
+
+
+def test_error_lines_are_counted_not_fatal_and_rollback_serves_the_previous_snapshot(put, pipeline_env):
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    _load(put("one", {"in.json.out": [_line("u1", ["a"])]}), cache)
+    error_line = json.dumps({"input": {"userId": "u9"}, "output": None, "error": "unknown user"})
+    second = _load(put("two", {"in.json.out": [_line("u1", ["b"]), _line("u2", ["c"]), error_line]}), cache)
+    assert (second.rows, second.keys, second.errors) == (2, 2, 1)
+    assert _rows(url, cache) == [("u1", 1, "b"), ("u2", 1, "c")]
+
+    rollback(db_conn_id="store_db", schema=SCHEMA, cache_name=cache)
+    assert _rows(url, cache) == [("u1", 1, "a")]
+    assert _statuses(url, cache) == ["live", "rolled_back"]
+    with pytest.raises(LookupError, match="no previous snapshot"):
+        rollback(db_conn_id="store_db", schema=SCHEMA, cache_name=cache)
+
+
+def test_only_the_newest_snapshots_are_kept(put, pipeline_env):
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    for i in range(5):
+        _load(put(f"load{i}", {"in.json.out": [_line("u1", [f"item{i}"])]}), cache)
+    with psycopg.connect(url) as conn:
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_name LIKE %s",
+                (SCHEMA, f"{cache}__load_%"),
+            )
+        }
+    assert len(tables) == 3
+    assert _statuses(url, cache) == ["dropped", "dropped", "previous", "previous", "live"]
+    assert _rows(url, cache) == [("u1", 1, "item4")]
+
+
+def test_rollback_dag_serves_the_previous_snapshot(put, pipeline_env):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from devenv.postgres import REPO_ROOT
+
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    _load(put("one", {"in.json.out": [_line("u1", ["old"])]}), cache)
+    _load(put("two", {"in.json.out": [_line("u1", ["new"])]}), cache)
+    dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("personalize_cache_rollback")
+    run = dag.test(run_conf={"cache_schema": SCHEMA, "cache_name": cache})
+    assert str(run.state) == "success"
+    assert _rows(url, cache) == [("u1", 1, "old")]
