@@ -27,9 +27,18 @@ from local_aws.testing import DUMMY_CREDENTIALS, running_endpoint, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
 RECIPE = "arn:aws:personalize:::recipe/"
-SCHEMA = json.dumps({"type": "record", "name": "Interactions", "fields": [
-    {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-    {"name": "EVENT_TYPE", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}]})
+SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "EVENT_TYPE", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+        ],
+    }
+)
 
 
 def from_generator(size: str) -> tuple[pd.DataFrame, list[str]]:
@@ -38,13 +47,23 @@ def from_generator(size: str) -> tuple[pd.DataFrame, list[str]]:
 
     frames = datagen.generate(size)
     events = frames["events"]
-    browsing = pd.DataFrame({"USER_ID": events["customer_id"], "ITEM_ID": events["product_id"],
-                             "EVENT_TYPE": events["event_type"],
-                             "TIMESTAMP": events["occurred_at"].astype("int64") // 10**9})
+    browsing = pd.DataFrame(
+        {
+            "USER_ID": events["customer_id"],
+            "ITEM_ID": events["product_id"],
+            "EVENT_TYPE": events["event_type"],
+            "TIMESTAMP": events["occurred_at"].astype("int64") // 10**9,
+        }
+    )
     lines = frames["order_items"].merge(frames["orders"], on="order_id")
-    purchases = pd.DataFrame({"USER_ID": lines["customer_id"], "ITEM_ID": lines["product_id"],
-                              "EVENT_TYPE": "purchase",
-                              "TIMESTAMP": lines["ordered_at"].astype("int64") // 10**9})
+    purchases = pd.DataFrame(
+        {
+            "USER_ID": lines["customer_id"],
+            "ITEM_ID": lines["product_id"],
+            "EVENT_TYPE": "purchase",
+            "TIMESTAMP": lines["ordered_at"].astype("int64") // 10**9,
+        }
+    )
     frame = pd.concat([browsing, purchases], ignore_index=True).sort_values("TIMESTAMP", kind="stable")
     return frame, frames["customers"]["customer_id"].astype(str).tolist()
 
@@ -54,9 +73,14 @@ def synthetic(n_users: int, n_items: int, per_user: int, seed: int = 0) -> tuple
     users = np.repeat(np.arange(n_users), per_user)
     span = max(1, n_items // 20)
     items = ((users % 20) * span + rng.zipf(1.5, size=len(users)) % span) % n_items
-    frame = pd.DataFrame({"USER_ID": np.char.add("user", users.astype(str)),
-                          "ITEM_ID": np.char.add("item", items.astype(str)), "EVENT_TYPE": "view",
-                          "TIMESTAMP": 1_700_000_000 + rng.integers(0, 10**6, len(users))})
+    frame = pd.DataFrame(
+        {
+            "USER_ID": np.char.add("user", users.astype(str)),
+            "ITEM_ID": np.char.add("item", items.astype(str)),
+            "EVENT_TYPE": "view",
+            "TIMESTAMP": 1_700_000_000 + rng.integers(0, 10**6, len(users)),
+        }
+    )
     return frame, [f"user{u}" for u in range(n_users)]
 
 
@@ -92,11 +116,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     args = parser.parse_args()
     started = time.monotonic()
-    frame, customers = (synthetic(args.users, args.items, args.per_user) if args.synthetic
-                        else from_generator(args.size))
-    print(f"data: {len(frame):,} interactions, {frame['USER_ID'].nunique():,} active users of "
-          f"{len(customers):,} customers, {frame['ITEM_ID'].nunique():,} items "
-          f"({time.monotonic() - started:.1f}s to generate)", flush=True)
+    frame, customers = (
+        synthetic(args.users, args.items, args.per_user) if args.synthetic else from_generator(args.size)
+    )
+    print(
+        f"data: {len(frame):,} interactions, {frame['USER_ID'].nunique():,} active users of "
+        f"{len(customers):,} customers, {frame['ITEM_ID'].nunique():,} items "
+        f"({time.monotonic() - started:.1f}s to generate)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp, running_endpoint(tmp, step_seconds=0.1) as url:
         s3 = boto3.client("s3", endpoint_url=url, **DUMMY_CREDENTIALS)
         p = boto3.client("personalize", endpoint_url=url, **DUMMY_CREDENTIALS)
@@ -105,51 +133,79 @@ def main() -> None:
         buf = io.StringIO()
         frame[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]].to_csv(buf, index=False)
         s3.put_object(Bucket="bench", Key="interactions.csv", Body=buf.getvalue().encode())
-        s3.put_object(Bucket="bench", Key="in/users.json",
-                      Body="".join(json.dumps({"userId": u}) + "\n" for u in customers).encode())
+        s3.put_object(
+            Bucket="bench",
+            Key="in/users.json",
+            Body="".join(json.dumps({"userId": u}) + "\n" for u in customers).encode(),
+        )
 
         group = p.create_dataset_group(name="bench")["datasetGroupArn"]
         wait_for(lambda: p.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
         schema = p.create_schema(name="bench", schema=SCHEMA)["schemaArn"]
-        dataset = p.create_dataset(name="bench", datasetGroupArn=group, schemaArn=schema,
-                                   datasetType="INTERACTIONS")["datasetArn"]
+        dataset = p.create_dataset(
+            name="bench", datasetGroupArn=group, schemaArn=schema, datasetType="INTERACTIONS"
+        )["datasetArn"]
         wait_for(lambda: p.describe_dataset(datasetArn=dataset)["dataset"])
-        job = p.create_dataset_import_job(jobName="bench", datasetArn=dataset, roleArn=ROLE,
-                                          dataSource={"dataLocation": "s3://bench/interactions.csv"})
-        timed("import", lambda: p.describe_dataset_import_job(
-            datasetImportJobArn=job["datasetImportJobArn"])["datasetImportJob"])
+        job = p.create_dataset_import_job(
+            jobName="bench",
+            datasetArn=dataset,
+            roleArn=ROLE,
+            dataSource={"dataLocation": "s3://bench/interactions.csv"},
+        )
+        timed(
+            "import",
+            lambda: p.describe_dataset_import_job(datasetImportJobArn=job["datasetImportJobArn"])[
+                "datasetImportJob"
+            ],
+        )
 
         versions, metrics = {}, {}
         for recipe in ("aws-user-personalization", "aws-popularity-count"):  # one at a time: clean timings
-            solution = p.create_solution(name=f"bench-{recipe}", datasetGroupArn=group,
-                                         recipeArn=RECIPE + recipe, performAutoTraining=False)["solutionArn"]
+            solution = p.create_solution(
+                name=f"bench-{recipe}",
+                datasetGroupArn=group,
+                recipeArn=RECIPE + recipe,
+                performAutoTraining=False,
+            )["solutionArn"]
             wait_for(lambda s=solution: p.describe_solution(solutionArn=s)["solution"])
             versions[recipe] = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-            record, _ = timed(f"training {recipe} (metrics + final model)",
-                              lambda r=recipe: p.describe_solution_version(
-                                  solutionVersionArn=versions[r])["solutionVersion"])
+            record, _ = timed(
+                f"training {recipe} (metrics + final model)",
+                lambda r=recipe: p.describe_solution_version(solutionVersionArn=versions[r])[
+                    "solutionVersion"
+                ],
+            )
             print(f"  trainingHours reported: {record.get('trainingHours')}")
             metrics[recipe] = p.get_solution_metrics(solutionVersionArn=versions[recipe])["metrics"]
         names = sorted(metrics["aws-user-personalization"])
         print(f"{'metric':<46}{'user-personalization':>22}{'popularity-count':>18}")
         for name in names:
-            print(f"{name:<46}{metrics['aws-user-personalization'][name]:>22.4f}"
-                  f"{metrics['aws-popularity-count'][name]:>18.4f}")
+            print(
+                f"{name:<46}{metrics['aws-user-personalization'][name]:>22.4f}"
+                f"{metrics['aws-popularity-count'][name]:>18.4f}"
+            )
 
         batch = p.create_batch_inference_job(
-            jobName="bench", solutionVersionArn=versions["aws-user-personalization"], roleArn=ROLE,
+            jobName="bench",
+            solutionVersionArn=versions["aws-user-personalization"],
+            roleArn=ROLE,
             numResults=25,
             jobInput={"s3DataSource": {"path": "s3://bench/in/users.json"}},
-            jobOutput={"s3DataDestination": {"path": "s3://bench/out/"}})["batchInferenceJobArn"]
-        timed(f"batch inference, {len(customers):,} customers x 25",
-              lambda: p.describe_batch_inference_job(batchInferenceJobArn=batch)["batchInferenceJob"])
+            jobOutput={"s3DataDestination": {"path": "s3://bench/out/"}},
+        )["batchInferenceJobArn"]
+        timed(
+            f"batch inference, {len(customers):,} customers x 25",
+            lambda: p.describe_batch_inference_job(batchInferenceJobArn=batch)["batchInferenceJob"],
+        )
 
         campaign = p.create_campaign(name="bench", solutionVersionArn=versions["aws-user-personalization"])[
-            "campaignArn"]
+            "campaignArn"
+        ]
         wait_for(lambda: p.describe_campaign(campaignArn=campaign)["campaign"])
         p50, p99 = latency(runtime, campaign, customers, args.requests)
-        print(f"GetRecommendations over loopback, {args.requests} requests: "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        print(
+            f"GetRecommendations over loopback, {args.requests} requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        )
     print(f"total wall time {time.monotonic() - started:.1f}s")
 
 

@@ -119,11 +119,12 @@ def validate_csv(
     try:
         for batch in reader:
             _check_block(report, batch, fields, first_line, spec, allowed_event_types, event_types)
-            ids = batch.column(id_column).to_pylist() if id_column in batch.schema.names else []
-            if spec.dataset_type == "INTERACTIONS":
-                per_user.update(ids)
-            else:
-                for offset, value in enumerate(ids):
+            has_ids = id_column in batch.schema.names
+            if spec.dataset_type == "INTERACTIONS" and has_ids:
+                for entry in pc.value_counts(batch.column(id_column)).to_pylist():  # one entry per user
+                    per_user[entry["values"]] += entry["counts"]
+            elif has_ids:
+                for offset, value in enumerate(batch.column(id_column).to_pylist()):
                     if value in seen_ids:
                         report.add(f"duplicate {id_column}", f"line {first_line + offset}: {value!r}")
                     seen_ids.add(value)

@@ -1,0 +1,227 @@
+"""
+Pipeline data movement against bare PostgreSQL COPY, at a chosen size.
+
+    python -m bench.pipeline_io --size store
+
+Measures (1) exporting interactions to a validated CSV in S3 against a bare
+``COPY (query) TO STDOUT`` of the same rows, and (2) loading batch output for
+every customer (25 items each) into the cache against a bare ``COPY FROM`` of
+the same rows into an unindexed table. Each phase runs in its own process so
+its peak memory (max RSS) can be compared across sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS_PER_USER = 25
+
+
+def _max_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss it does not carry over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _setup(size: str, workdir: Path) -> dict:
+    from devenv import datagen
+    from devenv.postgres import apply_schema
+
+    url = os.environ["BENCH_DATABASE_URL"]
+    apply_schema(url)
+    started = time.perf_counter()
+    frames = datagen.generate(size)
+    datagen.load(url, frames)
+    customers = frames["customers"]["customer_id"].tolist()
+    products = frames["products"]["product_id"].to_numpy()
+    out = workdir / "users.json.out"
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    with out.open("w") as handle:  # batch output in the service's shape, written once per size
+        for start in range(0, len(customers), 10_000):
+            picks = rng.integers(
+                0, len(products), size=(min(10_000, len(customers) - start), RESULTS_PER_USER)
+            )
+            for user, row in zip(customers[start : start + 10_000], picks, strict=False):
+                items = products[row].tolist()
+                scores = [round(1 / (r + 2), 6) for r in range(RESULTS_PER_USER)]
+                handle.write(
+                    json.dumps(
+                        {
+                            "input": {"userId": user},
+                            "output": {"recommendedItems": items, "scores": scores},
+                            "error": None,
+                        }
+                    )
+                    + "\n"
+                )
+    return {
+        "setup_seconds": round(time.perf_counter() - started, 1),
+        "customers": len(customers),
+        "batch_output_mb": round(out.stat().st_size / 1e6, 1),
+    }
+
+
+def _phase(name: str, workdir: Path) -> dict:
+    """One measurement, run in a fresh process (see main)."""
+    import psycopg
+    from psycopg import sql
+
+    from personalize_pipeline.sql_files import read_sql
+
+    url = os.environ["BENCH_DATABASE_URL"]
+    bucket = "bench"
+    params = {"start": "2000-01-01", "end": "2100-01-01"}
+    result: dict = {}
+    if name == "bare_copy_to":
+        statement = sql.SQL("COPY (\n{}\n) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
+            sql.SQL(read_sql("extract/interactions.sql"))
+        )
+        started, size = time.perf_counter(), 0
+        with (
+            psycopg.connect(url) as conn,
+            conn.cursor() as cur,
+            cur.copy(statement.as_string(conn), params) as copy,
+        ):
+            for chunk in copy:
+                size += len(chunk)
+        result = {"seconds": time.perf_counter() - started, "mb": round(size / 1e6, 1)}
+    elif name == "export_validated_to_s3":
+        from personalize_pipeline.datasets import INTERACTIONS
+        from personalize_pipeline.extract import export_dataset_to_s3
+
+        started = time.perf_counter()
+        report = export_dataset_to_s3(
+            db_conn_id="store_db",
+            aws_conn_id="aws_default",
+            spec=INTERACTIONS,
+            params=params,
+            s3_uri=f"s3://{bucket}/bench/interactions.csv",
+            report_uri=f"s3://{bucket}/bench/validation.json",
+        )
+        result = {"seconds": time.perf_counter() - started, "rows": report["rows"]}
+    elif name == "bare_copy_from":
+        import pyarrow.csv as pa_csv
+
+        from personalize_pipeline.cache import USER_OUTPUT_SCHEMA, flatten_user_recommendations
+
+        csv_path = workdir / "rows.csv"
+        if not csv_path.exists():  # the same rows the cache load writes, prepared outside the timing
+            import pyarrow.json as pa_json
+
+            table = pa_json.read_json(
+                workdir / "users.json.out",
+                parse_options=pa_json.ParseOptions(explicit_schema=USER_OUTPUT_SCHEMA),
+            )
+            flat, _, _ = flatten_user_recommendations(table.combine_chunks().to_batches()[0])
+            pa_csv.write_csv(flat, csv_path, pa_csv.WriteOptions(include_header=False))
+        started = time.perf_counter()
+        with psycopg.connect(url) as conn:
+            conn.execute("DROP TABLE IF EXISTS bench_rows")
+            conn.execute("CREATE TABLE bench_rows (user_id text, rank smallint, item_id text, score float8)")
+            with (
+                conn.cursor().copy("COPY bench_rows FROM STDIN WITH (FORMAT csv)") as copy,
+                csv_path.open("rb") as handle,
+            ):
+                while block := handle.read(1 << 20):
+                    copy.write(block)
+        result = {"seconds": time.perf_counter() - started}
+    elif name == "cache_load":
+        import boto3
+
+        from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
+        from personalize_pipeline.cache import load_user_recommendations
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=os.environ["BENCH_AWS_URL"],
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_AWS_KEY,
+            aws_secret_access_key=LOCAL_AWS_SECRET,
+        )
+        s3.upload_file(str(workdir / "users.json.out"), bucket, "bench/out/users.json.out")
+        started = time.perf_counter()
+        loaded = load_user_recommendations(
+            db_conn_id="store_db",
+            aws_conn_id="aws_default",
+            output_uri=f"s3://{bucket}/bench/out/",
+            schema="bench_cache",
+            cache_name="user_recommendations",
+            lineage={
+                "dag_id": "bench",
+                "run_id": "bench",
+                "batch_job_arn": None,
+                "solution_version_arn": None,
+            },
+        )
+        result = {"seconds": time.perf_counter() - started, "rows": loaded.rows}
+    result["max_rss_mb"] = round(_max_rss_mb())
+    result["seconds"] = round(result["seconds"], 2)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--size", choices=["tiny", "demo", "store"], default="demo")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase:
+        print(json.dumps(_phase(args.phase, Path(args.workdir))))
+        return 0
+
+    from devenv.airflow_env import configure
+    from devenv.postgres import embedded_server
+    from local_aws.testing import running_endpoint
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-io-") as tmp,
+        embedded_server(Path(tmp) / "pg") as url,
+        running_endpoint(Path(tmp) / "aws") as aws_url,
+    ):
+        workdir = Path(tmp)
+        configure(workdir / "airflow", db_url=url, aws_endpoint_url=aws_url)
+        os.environ.update(BENCH_DATABASE_URL=url, BENCH_AWS_URL=aws_url)
+        import boto3
+
+        from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
+
+        boto3.client(
+            "s3",
+            endpoint_url=aws_url,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_AWS_KEY,
+            aws_secret_access_key=LOCAL_AWS_SECRET,
+        ).create_bucket(Bucket="bench")
+        report = {"size": args.size, **_setup(args.size, workdir)}
+        for phase in ("bare_copy_to", "export_validated_to_s3", "bare_copy_from", "cache_load"):
+            output = subprocess.run(
+                [sys.executable, "-m", "bench.pipeline_io", "--phase", phase, "--workdir", str(workdir)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            report[phase] = json.loads(output.stdout.strip().splitlines()[-1])
+        report["export_vs_bare_copy"] = round(
+            report["export_validated_to_s3"]["seconds"] / report["bare_copy_to"]["seconds"], 2
+        )
+        report["cache_load_vs_bare_copy"] = round(
+            report["cache_load"]["seconds"] / report["bare_copy_from"]["seconds"], 2
+        )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
