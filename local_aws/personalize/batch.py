@@ -18,7 +18,7 @@ from . import filters, queries
 from .errors import InvalidInput, JobFailure, ResourceAlreadyExists, ResourceInUse, ServiceError
 from .s3io import S3
 from .scoring import Model
-from .service import PersonalizeService, paginate, pick, public
+from .service import PersonalizeService, describe_handler, list_handler, pick
 from .state import ACTIVE, JOB_PENDING
 
 SUMMARY = ("batchInferenceJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
@@ -139,14 +139,13 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("batch-inference-job", arn, work, batch_statuses=True)
         return {"batchInferenceJobArn": arn}
 
-    def describe_batch_inference_job(p, region):
-        return {"batchInferenceJob": public(store.get("batch-inference-job", p["batchInferenceJobArn"]))}
+    describe_batch_inference_job = describe_handler(
+        store, "batch-inference-job", "batchInferenceJobArn", "batchInferenceJob"
+    )
 
-    def list_batch_inference_jobs(p, region):
-        version = p.get("solutionVersionArn")
-        records = store.list("batch-inference-job",
-                             lambda r: version is None or r["solutionVersionArn"] == version)
-        return paginate([pick(r, SUMMARY) for r in records], p, "batchInferenceJobs")
+    list_batch_inference_jobs = list_handler(
+        store, "batch-inference-job", "batchInferenceJobs", SUMMARY, "solutionVersionArn"
+    )
 
     return {
         ("personalize", "CreateBatchInferenceJob"): create_batch_inference_job,

@@ -7,7 +7,7 @@ from typing import Any
 from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
 from .imports import merge, read_location, validate
 from .schemas import DATASET_TYPES, check_for_dataset_type, parse_schema
-from .service import PersonalizeService, paginate, pick, public
+from .service import PersonalizeService, describe_handler, list_handler, pick
 from .state import ACTIVE, BUSY_STATUSES, CREATE_PENDING
 
 GROUP_SUMMARY = ("name", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
@@ -33,11 +33,9 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("dataset-group", arn)
         return {"datasetGroupArn": arn, **pick(p, ("domain",))}
 
-    def describe_dataset_group(p, region):
-        return {"datasetGroup": public(store.get("dataset-group", p["datasetGroupArn"]))}
+    describe_dataset_group = describe_handler(store, "dataset-group", "datasetGroupArn", "datasetGroup")
 
-    def list_dataset_groups(p, region):
-        return paginate([pick(r, GROUP_SUMMARY) for r in store.list("dataset-group")], p, "datasetGroups")
+    list_dataset_groups = list_handler(store, "dataset-group", "datasetGroups", GROUP_SUMMARY)
 
     def delete_dataset_group(p, region):
         arn = p["datasetGroupArn"]
@@ -62,11 +60,9 @@ def handlers(svc: PersonalizeService) -> dict:
                                   **pick(p, ("domain",))})
         return {"schemaArn": arn}
 
-    def describe_schema(p, region):
-        return {"schema": public(store.get("schema", p["schemaArn"]))}
+    describe_schema = describe_handler(store, "schema", "schemaArn", "schema")
 
-    def list_schemas(p, region):
-        return paginate([pick(r, SCHEMA_SUMMARY) for r in store.list("schema")], p, "schemas")
+    list_schemas = list_handler(store, "schema", "schemas", SCHEMA_SUMMARY)
 
     def delete_schema(p, region):
         arn = p["schemaArn"]
@@ -100,15 +96,11 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("dataset", arn)
         return {"datasetArn": arn}
 
-    def describe_dataset(p, region):
-        return {"dataset": public(store.get("dataset", p["datasetArn"]))}
+    describe_dataset = describe_handler(store, "dataset", "datasetArn", "dataset")
 
-    def list_datasets(p, region):
-        group = p.get("datasetGroupArn")
-        if group:
-            store.get("dataset-group", group)
-        records = store.list("dataset", lambda r: group is None or r["datasetGroupArn"] == group)
-        return paginate([pick(r, DATASET_SUMMARY) for r in records], p, "datasets")
+    list_datasets = list_handler(
+        store, "dataset", "datasets", DATASET_SUMMARY, "datasetGroupArn", "dataset-group"
+    )
 
     def delete_dataset(p, region):
         arn = p["datasetArn"]
@@ -155,13 +147,13 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("dataset-import-job", arn, work)
         return {"datasetImportJobArn": arn}
 
-    def describe_dataset_import_job(p, region):
-        return {"datasetImportJob": public(store.get("dataset-import-job", p["datasetImportJobArn"]))}
+    describe_dataset_import_job = describe_handler(
+        store, "dataset-import-job", "datasetImportJobArn", "datasetImportJob"
+    )
 
-    def list_dataset_import_jobs(p, region):
-        dataset = p.get("datasetArn")
-        records = store.list("dataset-import-job", lambda r: dataset is None or r["datasetArn"] == dataset)
-        return paginate([pick(r, IMPORT_SUMMARY) for r in records], p, "datasetImportJobs")
+    list_dataset_import_jobs = list_handler(
+        store, "dataset-import-job", "datasetImportJobs", IMPORT_SUMMARY, "datasetArn"
+    )
 
     ops = {
         "CreateDatasetGroup": create_dataset_group,

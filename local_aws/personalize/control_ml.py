@@ -8,7 +8,7 @@ from typing import Any
 
 from . import recipes
 from .errors import InvalidInput, LimitExceeded, ResourceInUse, ResourceNotFound
-from .service import PersonalizeService, paginate, pick, public
+from .service import PersonalizeService, describe_handler, list_handler, paginate, pick, public
 from .state import (
     ACTIVE,
     BUSY_STATUSES,
@@ -69,10 +69,7 @@ def handlers(svc: PersonalizeService) -> dict:
                 "lastUpdatedDateTime", "failureReason"))
         return {"solution": record}
 
-    def list_solutions(p, region):
-        group = p.get("datasetGroupArn")
-        records = store.list("solution", lambda r: group is None or r["datasetGroupArn"] == group)
-        return paginate([pick(r, SOLUTION_SUMMARY) for r in records], p, "solutions")
+    list_solutions = list_handler(store, "solution", "solutions", SOLUTION_SUMMARY, "datasetGroupArn")
 
     def delete_solution(p, region):
         arn = p["solutionArn"]
@@ -143,15 +140,13 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("solution-version", arn, work)
         return {"solutionVersionArn": arn}
 
-    def describe_solution_version(p, region):
-        return {"solutionVersion": public(store.get("solution-version", p["solutionVersionArn"]))}
+    describe_solution_version = describe_handler(
+        store, "solution-version", "solutionVersionArn", "solutionVersion"
+    )
 
-    def list_solution_versions(p, region):
-        solution = p.get("solutionArn")
-        if solution:
-            store.get("solution", solution)
-        records = store.list("solution-version", lambda r: solution is None or r["solutionArn"] == solution)
-        return paginate([pick(r, VERSION_SUMMARY) for r in records], p, "solutionVersions")
+    list_solution_versions = list_handler(
+        store, "solution-version", "solutionVersions", VERSION_SUMMARY, "solutionArn", "solution"
+    )
 
     def get_solution_metrics(p, region):
         record = store.get("solution-version", p["solutionVersionArn"])
@@ -188,8 +183,7 @@ def handlers(svc: PersonalizeService) -> dict:
             raise ResourceInUse(f"Solution version {arn} is not ACTIVE (status: {version['status']}).")
         return version
 
-    def describe_campaign(p, region):
-        return {"campaign": public(store.get("campaign", p["campaignArn"]))}
+    describe_campaign = describe_handler(store, "campaign", "campaignArn", "campaign")
 
     def list_campaigns(p, region):
         solution = p.get("solutionArn")

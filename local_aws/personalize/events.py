@@ -21,7 +21,7 @@ from .filters import dataset_arn
 from .imports import convert_column, merge
 from .schemas import parse_schema
 from .scoring import Model, fold_in
-from .service import PersonalizeService, paginate, pick, public
+from .service import PersonalizeService, describe_handler, list_handler
 from .state import ACTIVE, BUSY_STATUSES, CREATE_PENDING
 
 SUMMARY = ("name", "eventTrackerArn", "status", "creationDateTime", "lastUpdatedDateTime")
@@ -141,13 +141,9 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("event-tracker", arn)
         return {"eventTrackerArn": arn, "trackingId": tracking_id}
 
-    def describe_event_tracker(p, region):
-        return {"eventTracker": public(store.get("event-tracker", p["eventTrackerArn"]))}
+    describe_event_tracker = describe_handler(store, "event-tracker", "eventTrackerArn", "eventTracker")
 
-    def list_event_trackers(p, region):
-        group = p.get("datasetGroupArn")
-        records = store.list("event-tracker", lambda r: group is None or r["datasetGroupArn"] == group)
-        return paginate([pick(r, SUMMARY) for r in records], p, "eventTrackers")
+    list_event_trackers = list_handler(store, "event-tracker", "eventTrackers", SUMMARY, "datasetGroupArn")
 
     def delete_event_tracker(p, region):
         record = store.get("event-tracker", p["eventTrackerArn"])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import InvalidInput, LimitExceeded, ResourceInUse
 from .filter_expr import Clause, Cond, Ref, bind, parse
-from .service import PersonalizeService, paginate, pick, public
+from .service import PersonalizeService, describe_handler, list_handler
 from .state import ACTIVE, BUSY_STATUSES, CREATE_PENDING
 
 SUMMARY = ("name", "filterArn", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
@@ -191,13 +191,9 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("filter", arn)
         return {"filterArn": arn}
 
-    def describe_filter(p, region):
-        return {"filter": public(store.get("filter", p["filterArn"]))}
+    describe_filter = describe_handler(store, "filter", "filterArn", "filter")
 
-    def list_filters(p, region):
-        group = p.get("datasetGroupArn")
-        records = store.list("filter", lambda r: group is None or r["datasetGroupArn"] == group)
-        return paginate([pick(r, SUMMARY) for r in records], p, "Filters")
+    list_filters = list_handler(store, "filter", "Filters", SUMMARY, "datasetGroupArn")
 
     def delete_filter(p, region):
         record = store.get("filter", p["filterArn"])

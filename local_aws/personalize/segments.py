@@ -15,7 +15,7 @@ import numpy as np
 from . import batch, filters
 from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse, ServiceError
 from .scoring import Model
-from .service import PersonalizeService, paginate, pick, public
+from .service import PersonalizeService, describe_handler, list_handler
 from .state import ACTIVE, JOB_PENDING
 
 SUMMARY = ("batchSegmentJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
@@ -104,14 +104,13 @@ def handlers(svc: PersonalizeService) -> dict:
         svc.jobs.start("batch-segment-job", arn, work, batch_statuses=True)
         return {"batchSegmentJobArn": arn}
 
-    def describe_batch_segment_job(p, region):
-        return {"batchSegmentJob": public(store.get("batch-segment-job", p["batchSegmentJobArn"]))}
+    describe_batch_segment_job = describe_handler(
+        store, "batch-segment-job", "batchSegmentJobArn", "batchSegmentJob"
+    )
 
-    def list_batch_segment_jobs(p, region):
-        version = p.get("solutionVersionArn")
-        records = store.list("batch-segment-job",
-                             lambda r: version is None or r["solutionVersionArn"] == version)
-        return paginate([pick(r, SUMMARY) for r in records], p, "batchSegmentJobs")
+    list_batch_segment_jobs = list_handler(
+        store, "batch-segment-job", "batchSegmentJobs", SUMMARY, "solutionVersionArn"
+    )
 
     return {
         ("personalize", "CreateBatchSegmentJob"): create_batch_segment_job,

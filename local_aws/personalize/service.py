@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,29 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
 
 def pick(record: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: record[k] for k in keys if k in record}
+
+
+def describe_handler(store, kind: str, arn_param: str, response_key: str) -> Callable:
+    """Describe<X>: the stored record of that kind, without internal fields."""
+
+    def describe(p: dict[str, Any], region: str) -> dict[str, Any]:
+        return {response_key: public(store.get(kind, p[arn_param]))}
+
+    return describe
+
+
+def list_handler(store, kind: str, result_key: str, summary: tuple[str, ...], scope: str | None = None,
+                 scope_kind: str | None = None) -> Callable:
+    """List<X>: summaries newest first, optionally scoped to a parent ARN (which must exist if scope_kind)."""
+
+    def list_records(p: dict[str, Any], region: str) -> dict[str, Any]:
+        parent = p.get(scope) if scope else None
+        if parent and scope_kind:
+            store.get(scope_kind, parent)
+        records = store.list(kind, lambda r: parent is None or r[scope] == parent)
+        return paginate([pick(r, summary) for r in records], p, result_key)
+
+    return list_records
 
 
 def paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
