@@ -24,7 +24,7 @@ def _personalize_calls() -> set[str]:
 
     source = "\n".join(p.read_text() for p in PROVIDER.rglob("*.py"))
     calls = set(re.findall(r"\.conn\.([a-z_]+)\(", source))
-    calls |= set(re.findall(r"(?:iter_list|find_job)\(\s*\"([a-z_]+)\"", source))
+    calls |= set(re.findall(r"(?:iter_list|find_job|find_arn_by_name)\(\s*\"([a-z_]+)\"", source))
     calls |= {kind.describe for kind in RESOURCE_KINDS.values()}
     calls -= {"get_waiter", "exceptions"}
     return {f"personalize:{_pascal(c)}" for c in calls}

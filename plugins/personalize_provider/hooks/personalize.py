@@ -160,3 +160,11 @@ class PersonalizeHook(AwsBaseHook):
             token = page.get("nextToken")
             if not token:
                 return
+
+    def find_arn_by_name(
+        self, method: str, result_key: str, arn_key: str, name: str, **scope: Any
+    ) -> str | None:
+        """ARN of the listed resource called ``name`` (names are unique per type), or None."""
+        return next(
+            (r[arn_key] for r in self.iter_list(method, result_key, **scope) if r["name"] == name), None
+        )

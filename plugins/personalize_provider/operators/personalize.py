@@ -329,13 +329,8 @@ class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
         params = {k: v for k, v in params.items() if v}
 
         def find() -> str | None:
-            return next(
-                (
-                    g["datasetGroupArn"]
-                    for g in self.hook.iter_list("list_dataset_groups", "datasetGroups")
-                    if g["name"] == self.name
-                ),
-                None,
+            return self.hook.find_arn_by_name(
+                "list_dataset_groups", "datasetGroups", "datasetGroupArn", self.name
             )
 
         arn = self.create_or_adopt(
@@ -373,14 +368,7 @@ class PersonalizeCreateSchemaOperator(PersonalizeBaseOperator):
         schema_json = self.schema if isinstance(self.schema, str) else json.dumps(self.schema)
 
         def find() -> str | None:
-            return next(
-                (
-                    s["schemaArn"]
-                    for s in self.hook.iter_list("list_schemas", "schemas")
-                    if s["name"] == self.name
-                ),
-                None,
-            )
+            return self.hook.find_arn_by_name("list_schemas", "schemas", "schemaArn", self.name)
 
         arn = find()
         if arn is None:
@@ -523,15 +511,12 @@ class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
             params["eventType"] = self.event_type
 
         def find() -> str | None:
-            return next(
-                (
-                    s["solutionArn"]
-                    for s in self.hook.iter_list(
-                        "list_solutions", "solutions", datasetGroupArn=self.dataset_group_arn
-                    )
-                    if s["name"] == self.name
-                ),
-                None,
+            return self.hook.find_arn_by_name(
+                "list_solutions",
+                "solutions",
+                "solutionArn",
+                self.name,
+                datasetGroupArn=self.dataset_group_arn,
             )
 
         arn = self.create_or_adopt(
@@ -871,15 +856,8 @@ class PersonalizeCreateFilterOperator(PersonalizeBaseOperator):
         validate_name(self.name, "Filter name")
 
         def find() -> str | None:
-            return next(
-                (
-                    f["filterArn"]
-                    for f in self.hook.iter_list(
-                        "list_filters", "Filters", datasetGroupArn=self.dataset_group_arn
-                    )
-                    if f["name"] == self.name
-                ),
-                None,
+            return self.hook.find_arn_by_name(
+                "list_filters", "Filters", "filterArn", self.name, datasetGroupArn=self.dataset_group_arn
             )
 
         arn = self.create_or_adopt(
@@ -1007,14 +985,7 @@ class PersonalizeCreateCampaignOperator(PersonalizeBaseOperator):
         return settings
 
     def _find(self) -> str | None:
-        return next(
-            (
-                c["campaignArn"]
-                for c in self.hook.iter_list("list_campaigns", "campaigns")
-                if c["name"] == self.name
-            ),
-            None,
-        )
+        return self.hook.find_arn_by_name("list_campaigns", "campaigns", "campaignArn", self.name)
 
     def execute(self, context: Context) -> str:
         validate_name(self.name, "Campaign name")
