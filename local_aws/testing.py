@@ -30,16 +30,34 @@ TERMINAL_STATUSES = {"ACTIVE", "CREATE FAILED", "CREATE STOPPED"}
 
 
 @contextlib.contextmanager
-def running_endpoint(data_dir: str | os.PathLike, step_seconds: float = 0.1, port: int = 0,
-                     timeout: float = 60.0, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_endpoint(
+    data_dir: str | os.PathLike,
+    step_seconds: float = 0.1,
+    port: int = 0,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """Run ``python -m local_aws`` until the block ends; yields its URL."""
     child_env = {**os.environ, "LOCAL_PERSONALIZE_STEP_SECONDS": str(step_seconds), **(env or {})}
     repo_root = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, child_env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local_aws", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=None, text=True, env=child_env, cwd=repo_root,
+        [
+            sys.executable,
+            "-m",
+            "local_aws",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=None,
+        text=True,
+        env=child_env,
+        cwd=repo_root,
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -71,11 +89,33 @@ def _wait_ready(lines: queue.Queue, timeout: float) -> str:
         if line is None:
             raise RuntimeError("local_aws exited before it was ready")
         if line.startswith(READY_PREFIX):
-            return line[len(READY_PREFIX):].strip()
+            return line[len(READY_PREFIX) :].strip()
 
 
-def synthetic_interactions_csv(n_users: int = 100, n_items: int = 120, per_user: int = 15,
-                               n_clusters: int = 4, in_cluster: float = 0.85, seed: int = 7) -> str:
+SYNTHETIC_INTERACTIONS_SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "EVENT_VALUE", "type": ["null", "float"]},
+    ],
+    "version": "1.0",
+}
+"""The Avro schema of :func:`synthetic_interactions_csv`'s columns."""
+
+
+def synthetic_interactions_csv(
+    n_users: int = 100,
+    n_items: int = 120,
+    per_user: int = 15,
+    n_clusters: int = 4,
+    in_cluster: float = 0.85,
+    seed: int = 7,
+) -> str:
     """Interactions CSV with taste clusters, so a collaborative model beats popularity.
 
     User u belongs to cluster u % n_clusters and mostly picks distinct items of

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
+from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchInferenceJobOperator,
     PersonalizeCreateBatchSegmentJobOperator,
@@ -20,19 +21,7 @@ from personalize_provider.operators.personalize import (
 )
 from personalize_provider.operators.personalize_cleanup import PersonalizeCleanupSolutionVersionsOperator
 
-SCHEMA = {
-    "type": "record",
-    "name": "Interactions",
-    "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "EVENT_VALUE", "type": ["null", "float"]},
-    ],
-    "version": "1.0",
-}
+SCHEMA = SYNTHETIC_INTERACTIONS_SCHEMA
 P = "{{ params.prefix }}"
 RECIPE = "arn:aws:personalize:::recipe/"
 

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from local_aws.testing import DUMMY_CREDENTIALS, running_endpoint, wait_for
+from local_aws.testing import DUMMY_CREDENTIALS, SYNTHETIC_INTERACTIONS_SCHEMA, running_endpoint, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-test"
 
@@ -37,21 +37,7 @@ def bucket(clients):
     return "test-data"
 
 
-INTERACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-            {"name": "EVENT_VALUE", "type": ["null", "float"]},
-        ],
-        "version": "1.0",
-    }
-)
+INTERACTIONS_SCHEMA = json.dumps(SYNTHETIC_INTERACTIONS_SCHEMA)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
-from local_aws.testing import synthetic_interactions_csv
+from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA, synthetic_interactions_csv
 from personalize_provider.hooks.personalize import PersonalizeHook
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchSegmentJobOperator,
@@ -31,19 +31,7 @@ from personalize_provider.operators.personalize_cleanup import (
     PersonalizeDeleteResourcesOperator,
 )
 
-SCHEMA = {
-    "type": "record",
-    "name": "Interactions",
-    "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "EVENT_VALUE", "type": ["null", "float"]},
-    ],
-    "version": "1.0",
-}
+SCHEMA = SYNTHETIC_INTERACTIONS_SCHEMA
 
 
 class _TaskInstance(SimpleNamespace):
