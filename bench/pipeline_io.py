@@ -98,14 +98,14 @@ def _phase(name: str, workdir: Path) -> dict:
                 size += len(chunk)
         result = {"seconds": time.perf_counter() - started, "mb": round(size / 1e6, 1)}
     elif name == "export_validated_to_s3":
-        from personalize_pipeline.datasets import INTERACTIONS
+        from personalize_pipeline.config import load_config
         from personalize_pipeline.extract import export_dataset_to_s3
 
         started = time.perf_counter()
         report = export_dataset_to_s3(
             db_conn_id="store_db",
             aws_conn_id="aws_default",
-            spec=INTERACTIONS,
+            spec=load_config().dataset_specs()[0],
             params=params,
             s3_uri=f"s3://{bucket}/bench/interactions.csv",
             report_uri=f"s3://{bucket}/bench/validation.json",

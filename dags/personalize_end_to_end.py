@@ -23,7 +23,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Param, TaskGroup, cross_downstream, task
 
-from personalize_pipeline.datasets import ALL_DATASETS
+from personalize_pipeline.config import load_config
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchInferenceJobOperator,
     PersonalizeCreateDatasetGroupOperator,
@@ -106,10 +106,9 @@ with DAG(
     @task
     def export_dataset(dataset_type: str, folder: str, params: dict, dag_run=None) -> str:
         """Stream one dataset to ``<folder>/<type>.csv`` and validate it before any paid call."""
-        from personalize_pipeline.datasets import ALL_DATASETS
         from personalize_pipeline.extract import export_dataset_to_s3
 
-        spec = next(s for s in ALL_DATASETS if s.dataset_type == dataset_type)
+        spec = next(s for s in load_config().dataset_specs() if s.dataset_type == dataset_type)
         uri = f"{folder}{spec.slug}.csv"
         export_dataset_to_s3(
             db_conn_id=DB_CONN_ID,
@@ -168,7 +167,7 @@ with DAG(
         deferrable=True,
     )
     exports, imports = [], []
-    for spec in ALL_DATASETS:
+    for spec in load_config().dataset_specs():
         with TaskGroup(group_id=spec.slug):
             exported = export_dataset.override(task_id="export")(spec.dataset_type, folder)
             exports.append(exported)

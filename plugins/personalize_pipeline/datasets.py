@@ -1,4 +1,7 @@
-"""The Personalize datasets the pipeline fills: their Avro schemas and the SQL that extracts them."""
+"""A Personalize dataset the pipeline fills: its type, Avro schema and the SQL that extracts it.
+
+The datasets themselves are configured in include/pipeline.yaml (see ``PipelineConfig.dataset_specs``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ class DatasetSpec:
     dataset_type: str  # INTERACTIONS, ITEMS or USERS
     query_file: str  # include/sql/<query_file>, a SELECT whose columns match the schema
     schema: dict[str, Any]
+    event_types: frozenset[str] | None = None  # interactions only: the EVENT_TYPE values allowed
 
     @property
     def slug(self) -> str:
@@ -21,7 +25,8 @@ class DatasetSpec:
         return [field["name"] for field in self.schema["fields"]]
 
 
-def _avro(name: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
+def avro_schema(name: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Avro record schema Personalize expects for a dataset."""
     return {
         "type": "record",
         "name": name,
@@ -29,45 +34,3 @@ def _avro(name: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
         "fields": fields,
         "version": "1.0",
     }
-
-
-INTERACTIONS = DatasetSpec(
-    "INTERACTIONS",
-    "extract/interactions.sql",
-    _avro(
-        "Interactions",
-        [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "EVENT_TYPE", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-        ],
-    ),
-)
-ITEMS = DatasetSpec(
-    "ITEMS",
-    "extract/items.sql",
-    _avro(
-        "Items",
-        [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "CATEGORY", "type": "string", "categorical": True},
-            {"name": "PRICE", "type": "float"},
-            {"name": "CREATION_TIMESTAMP", "type": "long"},
-        ],
-    ),
-)
-USERS = DatasetSpec(
-    "USERS",
-    "extract/users.sql",
-    _avro(
-        "Users",
-        [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "COUNTRY", "type": "string", "categorical": True},
-            {"name": "AGE_BAND", "type": "string", "categorical": True},
-        ],
-    ),
-)
-
-ALL_DATASETS = (INTERACTIONS, ITEMS, USERS)

@@ -61,6 +61,18 @@ class ValidationReport:
             "stats": self.stats,
         }
 
+    def add_minimum_problems(self, interactions: int, users_with_two: int) -> None:
+        """The service's minimums for training, checked before any paid call."""
+        if interactions < MIN_INTERACTIONS:
+            self.add(
+                "too few interactions", f"{interactions} rows; Personalize needs at least {MIN_INTERACTIONS}"
+            )
+        if users_with_two < MIN_USERS_WITH_TWO:
+            self.add(
+                "too few active users",
+                f"{users_with_two} users with 2+ interactions; training needs {MIN_USERS_WITH_TWO}",
+            )
+
     def raise_if_failed(self) -> None:
         if self.ok:
             return
@@ -82,10 +94,17 @@ def validate_csv(
     uri: str,
     spec: DatasetSpec,
     *,
-    allowed_event_types: set[str] | None = None,
+    allowed_event_types: set[str] | frozenset[str] | None = None,
+    check_minimums: bool = True,
     block_size: int = 16 << 20,
 ) -> ValidationReport:
-    """Validate the CSV at ``path`` (exported to ``uri``) against ``spec``; never raises for data."""
+    """Validate the CSV at ``path`` (exported to ``uri``) against ``spec``; never raises for data.
+
+    ``allowed_event_types`` defaults to the spec's. ``check_minimums`` is off for one partition of
+    a larger dataset: the service's minimums apply to everything imported, checked before training.
+    """
+    if allowed_event_types is None:
+        allowed_event_types = spec.event_types
     report = ValidationReport(uri=uri, dataset_type=spec.dataset_type)
     fields = {f["name"]: f for f in spec.schema["fields"]}
     try:
@@ -139,15 +158,8 @@ def validate_csv(
         report.stats.update(
             users=len(per_user), users_with_two_or_more=users_with_two, event_types=dict(event_types)
         )
-        if report.rows < MIN_INTERACTIONS:
-            report.add(
-                "too few interactions", f"{report.rows} rows; Personalize needs at least {MIN_INTERACTIONS}"
-            )
-        if users_with_two < MIN_USERS_WITH_TWO:
-            report.add(
-                "too few active users",
-                f"{users_with_two} users with 2+ interactions; training needs {MIN_USERS_WITH_TWO}",
-            )
+        if check_minimums:
+            report.add_minimum_problems(report.rows, users_with_two)
     else:
         report.stats["distinct_ids"] = len(seen_ids)
     return report

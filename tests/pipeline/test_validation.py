@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from personalize_pipeline.datasets import INTERACTIONS, ITEMS
+from personalize_pipeline.config import load_config
 from personalize_pipeline.validation import DatasetValidationError, validate_csv
+
+INTERACTIONS, ITEMS, _USERS = load_config().dataset_specs()
 
 URI = "s3://bucket/run/interactions.csv"
 

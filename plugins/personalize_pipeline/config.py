@@ -1,0 +1,388 @@
+"""
+The pipeline's one configuration file (include/pipeline.yaml), validated once.
+
+DAG files call :func:`load_config` at parse time: it reads a local file and checks it, nothing
+more (no database, no network). A mistake raises :class:`ConfigError` naming the file and the
+dotted key, e.g. ``solutions.similar-items.output.num_results``, so the DAG fails to parse
+with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from personalize_pipeline.datasets import DatasetSpec, avro_schema
+from personalize_pipeline.sql_files import SQL_DIR
+
+CONFIG_ENV = "PERSONALIZE_PIPELINE_CONFIG"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "include" / "pipeline.yaml"
+
+# What the pipeline knows of each recipe: the kind of output it serves and whether
+# trainingMode UPDATE is allowed (the developer guide allows it for these two only).
+RECIPES: dict[str, tuple[str, bool]] = {
+    "aws-user-personalization": ("USER_PERSONALIZATION", True),
+    "aws-user-personalization-v2": ("USER_PERSONALIZATION", False),
+    "aws-popularity-count": ("USER_PERSONALIZATION", True),
+    "aws-sims": ("RELATED_ITEMS", False),
+    "aws-similar-items": ("RELATED_ITEMS", False),
+    "aws-item-affinity": ("USER_SEGMENTATION", False),
+}
+# Which batch job serves each recipe type, and what every input line names.
+OUTPUT_KINDS = {
+    "USER_PERSONALIZATION": "batch_inference",
+    "RELATED_ITEMS": "batch_inference",
+    "USER_SEGMENTATION": "batch_segment",
+}
+METRICS = {
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+}
+SCHEDULE_PRESETS = {
+    "@once",
+    "@continuous",
+    "@hourly",
+    "@daily",
+    "@weekly",
+    "@monthly",
+    "@quarterly",
+    "@yearly",
+    "@annually",
+}
+NAME = r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$"
+IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+
+
+class ConfigError(ValueError):
+    """The configuration file is wrong; the message names the file and every bad key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class S3Config(_Strict):
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = ""
+
+    @field_validator("prefix")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip("/")
+
+    def uri(self, *parts: str) -> str:
+        """``s3://bucket/prefix/part/part``; a trailing ``/`` on the last part is kept (a folder)."""
+        key = "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
+        folder = parts and parts[-1].endswith("/")
+        return f"s3://{self.bucket}/{key}{'/' if folder else ''}"
+
+
+class ConnectionsConfig(_Strict):
+    aws: str = "aws_default"
+    source_db: str = "store_db"
+    cache_db: str = "store_db"
+
+
+class SchedulesConfig(_Strict):
+    export: str | None = "@monthly"
+    full_retrain: str | None = "@monthly"
+    update_retrain: str | None = "@weekly"
+    event_sync: str | None = "@hourly"
+    cleanup: str | None = "@weekly"
+
+    @field_validator("*")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter
+
+        if value is None or value in SCHEDULE_PRESETS or croniter.is_valid(value):
+            return value
+        raise ValueError(f"{value!r} is neither a cron expression nor one of {sorted(SCHEDULE_PRESETS)}")
+
+
+class FieldConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: str | list[str]
+    categorical: bool = False
+    textual: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _avro_type(cls, value: str | list[str]) -> str | list[str]:
+        allowed = {"string", "long", "int", "float", "double", "boolean", "null"}
+        types = value if isinstance(value, list) else [value]
+        bad = [t for t in types if t not in allowed]
+        if bad:
+            raise ValueError(f"unknown Avro type {bad}; use one of {sorted(allowed)}")
+        return value
+
+
+class DatasetConfig(_Strict):
+    query: str
+    fields: list[FieldConfig] = Field(min_length=2)
+    event_types: list[str] | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _query_exists(cls, value: str) -> str:
+        if not (SQL_DIR / value).is_file():
+            raise ValueError(f"no SQL file include/sql/{value}")
+        return value
+
+
+class DatasetsConfig(_Strict):
+    interactions: DatasetConfig
+    items: DatasetConfig | None = None
+    users: DatasetConfig | None = None
+
+    @model_validator(mode="after")
+    def _required_columns(self) -> DatasetsConfig:
+        needs = {
+            "interactions": {"USER_ID", "ITEM_ID", "TIMESTAMP"},
+            "items": {"ITEM_ID"},
+            "users": {"USER_ID"},
+        }
+        for name, required in needs.items():
+            dataset = getattr(self, name)
+            if dataset is None:
+                continue
+            missing = required - {f.name for f in dataset.fields}
+            if missing:
+                raise ValueError(f"{name}.fields lacks the required field(s) {sorted(missing)}")
+        return self
+
+
+class CampaignConfig(_Strict):
+    enabled: bool = False
+    min_provisioned_tps: int = Field(1, ge=1, le=500)
+
+
+class OutputConfig(_Strict):
+    kind: Literal["batch_inference", "batch_segment"]
+    num_results: int = Field(ge=1, le=500)
+    cache_table: str = Field(pattern=IDENTIFIER)
+    filter: str | None = None
+
+
+class GateConfig(_Strict):
+    metric: str
+    tolerance: float = Field(0.02, ge=0, le=1)
+    minimums: dict[str, float] = {}
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; GetSolutionMetrics reports {sorted(METRICS)}")
+        return value
+
+    @field_validator("minimums")
+    @classmethod
+    def _minimum_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - METRICS)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; GetSolutionMetrics reports {sorted(METRICS)}")
+        return value
+
+
+class SolutionConfig(_Strict):
+    recipe: str
+    hyperparameters: dict[str, str | int | float] = {}
+    campaign: CampaignConfig = CampaignConfig()
+    output: OutputConfig | None = None
+    quality_gate: GateConfig | None = None
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, value: str) -> str:
+        if value not in RECIPES:
+            raise ValueError(f"unsupported recipe {value!r}; use one of {sorted(RECIPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _output_fits_recipe(self) -> SolutionConfig:
+        if self.output is not None and self.output.kind != OUTPUT_KINDS[self.recipe_type]:
+            raise ValueError(
+                f"recipe {self.recipe} is served by {OUTPUT_KINDS[self.recipe_type]}, not {self.output.kind}"
+            )
+        return self
+
+    @property
+    def recipe_arn(self) -> str:
+        return f"arn:aws:personalize:::recipe/{self.recipe}"
+
+    @property
+    def recipe_type(self) -> str:
+        return RECIPES[self.recipe][0]
+
+    @property
+    def supports_update(self) -> bool:
+        return RECIPES[self.recipe][1]
+
+    def training_mode(self, requested: str) -> str:
+        """UPDATE where the recipe allows it, FULL otherwise."""
+        return "UPDATE" if requested == "UPDATE" and self.supports_update else "FULL"
+
+
+class FallbackConfig(_Strict):
+    cache_table: str = Field(pattern=IDENTIFIER)
+    days: int = Field(ge=1, le=3650)
+    size: int = Field(ge=1, le=500)
+
+
+class FallbacksConfig(_Strict):
+    popular: FallbackConfig
+    trending: FallbackConfig
+
+
+class EventSyncConfig(_Strict):
+    enabled: bool = True
+    tracker_name: str = Field(pattern=NAME, max_length=63)
+    max_events_per_run: int = Field(200_000, ge=10)
+
+
+class RetentionConfig(_Strict):
+    solution_versions: int = Field(3, ge=1)
+    cache_snapshots: int = Field(3, ge=1)
+    export_partitions: int = Field(24, ge=1)
+    run_files_days: int = Field(30, ge=1)
+
+
+class NotificationsConfig(_Strict):
+    sns_topic_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_\-]+$")
+    on_success: bool = True
+    on_failure: bool = True
+
+
+class PipelineConfig(_Strict):
+    dataset_group: str = Field(pattern=NAME, max_length=40)
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    s3: S3Config
+    connections: ConnectionsConfig = ConnectionsConfig()
+    cache_schema: str = Field("personalize_cache", pattern=IDENTIFIER)
+    start_date: date
+    schedules: SchedulesConfig = SchedulesConfig()
+    poll_seconds: int = Field(60, ge=1, le=3600)
+    datasets: DatasetsConfig
+    filters: dict[str, str] = {}
+    solutions: dict[str, SolutionConfig] = Field(min_length=1)
+    fallbacks: FallbacksConfig
+    quality_gate: GateConfig
+    event_sync: EventSyncConfig
+    retention: RetentionConfig = RetentionConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+
+    @field_validator("solutions", "filters")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [name for name in value if not re.match(NAME, name) or len(name) > 20]
+        if bad:
+            raise ValueError(f"names {bad} must be letters, digits, - or _ (at most 20 characters)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> PipelineConfig:
+        problems = []
+        tables: dict[str, str] = {}
+        for name, solution in self.solutions.items():
+            output = solution.output
+            if output and output.filter and output.filter not in self.filters:
+                problems.append(
+                    f"solutions.{name}.output.filter: no filter named {output.filter!r} in filters"
+                )
+            if output:
+                tables.setdefault(output.cache_table, f"solutions.{name}.output.cache_table")
+        for kind in ("popular", "trending"):
+            table = getattr(self.fallbacks, kind).cache_table
+            if table in tables:
+                problems.append(f"fallbacks.{kind}.cache_table: {table!r} is already used by {tables[table]}")
+            tables.setdefault(table, f"fallbacks.{kind}.cache_table")
+        if len(self.filters) > 10:
+            problems.append("filters: a dataset group holds at most 10 filters")
+        if len(self.solutions) > 10:
+            problems.append("solutions: a dataset group holds at most 10 solutions")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def gate_for(self, solution: str) -> GateConfig:
+        return self.solutions[solution].quality_gate or self.quality_gate
+
+    def dataset_specs(self) -> list[DatasetSpec]:
+        """The configured datasets, interactions first."""
+        specs = []
+        for slug in ("interactions", "items", "users"):
+            dataset: DatasetConfig | None = getattr(self.datasets, slug)
+            if dataset is not None:
+                fields = [f.model_dump(exclude_defaults=True) for f in dataset.fields]
+                specs.append(
+                    DatasetSpec(
+                        slug.upper(),
+                        dataset.query,
+                        avro_schema(slug.capitalize(), fields),
+                        frozenset(dataset.event_types) if dataset.event_types else None,
+                    )
+                )
+        return specs
+
+    def resource_name(self, *parts: str) -> str:
+        """Personalize resource names: the dataset group, then the parts (at most 63 characters)."""
+        name = "-".join((self.dataset_group, *parts))
+        if len(name) > 63:
+            raise ConfigError(f"resource name {name!r} is longer than 63 characters; shorten dataset_group")
+        return name
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: {error.error_count()} problem(s)"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, path: Path) -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(path, error)) from None
+
+
+@cache
+def _load(path: Path, mtime: float) -> PipelineConfig:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found (set {CONFIG_ENV} or create it)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return parse_config(data, path)
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """The validated configuration (cached per file and modification time)."""
+    path = Path(path) if path else config_path()
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _load(path, mtime)
