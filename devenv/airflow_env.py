@@ -62,3 +62,14 @@ def migrate() -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    create_pools()
+
+
+def create_pools() -> None:
+    """The pools that keep concurrent Personalize jobs within the service's quotas."""
+    from airflow.models.pool import Pool
+
+    from personalize_pipeline.config import POOLS
+
+    for name, (slots, description) in POOLS.items():
+        Pool.create_or_update_pool(name, slots, description, include_deferred=True)

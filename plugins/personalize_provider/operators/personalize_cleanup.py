@@ -18,6 +18,13 @@ from personalize_provider.hooks.personalize import PersonalizeHook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+
+def as_bool(value: bool | str) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
 IN_FLIGHT = ("CREATE PENDING", "CREATE IN_PROGRESS")
 DELETABLE_STATES = ("ACTIVE", "CREATE FAILED")
 
@@ -43,13 +50,17 @@ class PersonalizeCleanupSolutionVersionsOperator(AwsBaseOperator[PersonalizeHook
     """
 
     aws_hook_class = PersonalizeHook
-    template_fields: Sequence[str] = aws_template_fields("solution_arn", "keep_newest")
+    template_fields: Sequence[str] = aws_template_fields("solution_arn", "keep_newest", "dry_run")
 
-    def __init__(self, *, solution_arn: str, keep_newest: int = 2, dry_run: bool = False, **kwargs: Any):
+    def __init__(
+        self, *, solution_arn: str, keep_newest: int = 2, dry_run: bool | str = False, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         self.solution_arn, self.keep_newest, self.dry_run = solution_arn, keep_newest, dry_run
 
     def execute(self, context: Context) -> dict[str, list[str]]:
+        # A templated value ("{{ params.dry_run }}") renders as text.
+        self.dry_run = as_bool(self.dry_run)
         versions = sorted(
             self.hook.iter_list("list_solution_versions", "solutionVersions", solutionArn=self.solution_arn),
             key=lambda v: v["creationDateTime"],

@@ -1,0 +1,230 @@
+"""
+What a retraining run imports, decided before any paid call.
+
+The export DAG writes one interactions partition per data interval plus items and users
+snapshots, each with a validation report. A FULL run imports the whole interactions folder and
+the newest snapshots; an UPDATE run imports, INCREMENTAL, only the partitions no import has
+brought in since the last FULL one (none when event sync already streams interactions). Either
+way every partition the run relies on must exist and have passed validation, and a FULL run
+checks the service's training minimums on the reports' counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from personalize_pipeline.config import SCHEDULE_PRESETS, PipelineConfig
+from personalize_pipeline.s3_paths import (
+    dataset_file,
+    dataset_folder,
+    partition_label,
+    report_file,
+    split_s3_uri,
+)
+from personalize_pipeline.validation import (
+    MIN_INTERACTIONS,
+    MIN_USERS_WITH_TWO,
+    DatasetValidationError,
+    ValidationReport,
+)
+
+log = logging.getLogger(__name__)
+
+CRON_OF_PRESET = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+
+class ExportsNotReadyError(RuntimeError):
+    """A partition the run needs is missing or failed validation; nothing was imported."""
+
+
+@dataclass
+class ImportPlan:
+    import_mode: str  # FULL or INCREMENTAL
+    interactions: list[str]  # data locations: the folder (FULL) or new partition files (INCREMENTAL)
+    partitions: list[str]  # partition labels those locations cover
+    snapshots: dict[str, str] = field(default_factory=dict)  # items/users slug -> snapshot file
+    interactions_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def export_intervals(schedule: str, start: date, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The export DAG's data intervals from ``start`` that have ended by ``end``."""
+    from croniter import croniter
+
+    if schedule not in CRON_OF_PRESET and (schedule in SCHEDULE_PRESETS or not croniter.is_valid(schedule)):
+        raise ValueError(f"schedules.export {schedule!r} does not define data intervals")
+    first = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    ticks = croniter(CRON_OF_PRESET.get(schedule, schedule), first - timedelta(seconds=1))
+    intervals: list[tuple[datetime, datetime]] = []
+    begin = ticks.get_next(datetime)
+    while True:
+        finish = ticks.get_next(datetime)
+        if finish > end:
+            return intervals
+        intervals.append((begin, finish))
+        begin = finish
+
+
+def _read_report(s3, uri: str) -> dict[str, Any] | None:
+    bucket, key = split_s3_uri(uri)
+    if not s3.check_for_key(key, bucket_name=bucket):
+        return None
+    return json.loads(s3.read_key(key, bucket_name=bucket))
+
+
+def plan_imports(
+    cfg: PipelineConfig,
+    *,
+    s3,
+    import_mode: str,
+    interval_end: datetime,
+    already_imported: set[str],
+) -> ImportPlan:
+    """The imports of one retraining run; raises before any paid call if an export is not ready."""
+    intervals = export_intervals(cfg.schedules.export or "@monthly", cfg.start_date, interval_end)
+    if not intervals:
+        raise ExportsNotReadyError(
+            f"no export interval from start_date {cfg.start_date} has ended by {interval_end:%Y-%m-%d %H:%M}"
+        )
+    labels = [partition_label(start) for start, _ in intervals][-cfg.retention.export_partitions :]
+    if import_mode == "INCREMENTAL":
+        wanted = (
+            [] if cfg.event_sync.enabled else [label for label in labels if label not in already_imported]
+        )
+    else:
+        wanted = labels
+
+    problems, rows, users_with_two = [], 0, 0
+    for label in wanted:
+        report = _read_report(s3, report_file(cfg.s3, "interactions", label))
+        if report is None:
+            problems.append(f"interactions partition {label}: not exported yet (no validation report)")
+        elif not report["ok"]:
+            problems.append(f"interactions partition {label}: failed validation, see {report['uri']}")
+        else:
+            rows += report["rows"]
+            # Counted per partition, so the largest is a lower bound on the whole dataset's count.
+            users_with_two = max(users_with_two, report["stats"].get("users_with_two_or_more", 0))
+
+    plan = ImportPlan(
+        import_mode=import_mode,
+        interactions=[],
+        partitions=wanted,
+        interactions_rows=rows,
+    )
+    last_label = partition_label(intervals[-1][0])
+    for slug in ("items", "users"):
+        if getattr(cfg.datasets, slug) is None:
+            continue
+        report = _read_report(s3, report_file(cfg.s3, slug, last_label))
+        if report is None:
+            problems.append(f"{slug} snapshot {last_label}: not exported yet (no validation report)")
+        elif not report["ok"]:
+            problems.append(f"{slug} snapshot {last_label}: failed validation, see {report['uri']}")
+        else:
+            plan.snapshots[slug] = dataset_file(cfg.s3, slug, last_label)
+    if problems:
+        raise ExportsNotReadyError(
+            "retraining needs exports that are not ready; nothing was imported:\n  - "
+            + "\n  - ".join(problems)
+            + "\nRun (or backfill) the export DAG for these intervals first."
+        )
+
+    if import_mode == "FULL":
+        check = ValidationReport(uri=dataset_folder(cfg.s3, "interactions"), dataset_type="INTERACTIONS")
+        exact = len(wanted) == 1
+        if users_with_two < MIN_USERS_WITH_TWO and not exact:
+            # A user active in several partitions may reach 2 only in the union: not provable here.
+            plan.notes.append(
+                f"users with 2+ interactions: at least {users_with_two} (counted per partition)"
+            )
+            users_with_two = MIN_USERS_WITH_TWO
+        check.add_minimum_problems(rows, users_with_two)
+        if not check.ok:
+            raise DatasetValidationError(
+                f"{check.uri}: the partitions to import fail the service's minimums "
+                f"({MIN_INTERACTIONS} interactions, {MIN_USERS_WITH_TWO} users with 2+): "
+                + "; ".join(e for examples in check.problems.values() for e in examples)
+            )
+        plan.interactions = [dataset_folder(cfg.s3, "interactions")]
+    else:
+        plan.interactions = [dataset_file(cfg.s3, "interactions", label) for label in wanted]
+        if cfg.event_sync.enabled:
+            plan.notes.append("interactions arrive through event sync; no partition is imported")
+    log.info(
+        "Import plan (%s): %d interactions location(s) covering %d partition(s), %d rows; snapshots %s",
+        import_mode,
+        len(plan.interactions),
+        len(plan.partitions),
+        rows,
+        plan.snapshots,
+    )
+    return plan
+
+
+def already_imported(*, db_conn_id: str, schema: str, dataset_group: str, dataset: str) -> set[str]:
+    """Partition labels in the dataset since (and including) its newest FULL import."""
+    from personalize_pipeline.db import connect
+    from personalize_pipeline.sql_files import compose
+
+    with connect(db_conn_id, autocommit=True) as conn:
+        conn.execute(compose("imports/setup.sql", schema=schema))
+        rows = conn.execute(
+            compose("imports/imported_since_full.sql", schema=schema),
+            {"dataset_group": dataset_group, "dataset": dataset},
+        ).fetchall()
+    return {label for (label,) in rows}
+
+
+def record_imports(
+    *,
+    db_conn_id: str,
+    schema: str,
+    dataset_group: str,
+    plan: dict[str, Any],
+    import_job_arns: list[str],
+    dag_id: str,
+    run_id: str,
+) -> int:
+    """Remember which partitions this run's interactions imports covered (one transaction)."""
+    from personalize_pipeline.db import connect
+    from personalize_pipeline.sql_files import compose
+
+    if plan["import_mode"] == "FULL":
+        pairs = [(label, import_job_arns[0]) for label in plan["partitions"]] if import_job_arns else []
+    else:
+        pairs = list(zip(plan["partitions"], import_job_arns, strict=True))
+    with connect(db_conn_id) as conn, conn.transaction():
+        conn.execute(compose("imports/setup.sql", schema=schema))
+        with conn.cursor() as cur:
+            cur.executemany(
+                compose("imports/record.sql", schema=schema),
+                [
+                    {
+                        "dataset_group": dataset_group,
+                        "dataset": "interactions",
+                        "partition_label": label,
+                        "import_mode": plan["import_mode"],
+                        "import_job_arn": arn,
+                        "dag_id": dag_id,
+                        "run_id": run_id,
+                    }
+                    for label, arn in pairs
+                ],
+            )
+    return len(pairs)

@@ -1,0 +1,278 @@
+"""
+The production DAGs end to end with dag.test(): a three-month export backfill, the monthly FULL
+retraining with its gate and every cache, a forced regression the gate stops, the weekly UPDATE
+run, a dry run, and a run whose exports are missing. Local endpoint + real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+GROUP = "pipeline-e2e"
+PREFIX = "e2e-pipeline"
+MONTHS = [datetime(2026, m, 1, tzinfo=UTC) for m in (8, 9, 10)]
+FAST = {"poll_seconds": 1}
+
+
+@pytest.fixture(scope="module")
+def pipeline(pipeline_env, tmp_path_factory):
+    """Demo data, and a configuration whose history starts three months before the data ends."""
+    from devenv import datagen
+    from personalize_pipeline.config import CONFIG_ENV, DEFAULT_PATH
+
+    datagen.load(pipeline_env["database_url"], datagen.generate("demo"))
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    raw.update(dataset_group=GROUP, start_date="2026-08-01", poll_seconds=1)
+    raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
+    raw["event_sync"]["tracker_name"] = f"{GROUP}-events"
+    path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    previous = os.environ.get(CONFIG_ENV)
+    os.environ[CONFIG_ENV] = str(path)
+    yield {**pipeline_env, "config_path": path}
+    if previous is None:
+        os.environ.pop(CONFIG_ENV, None)
+    else:
+        os.environ[CONFIG_ENV] = previous
+
+
+def _dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from devenv.postgres import REPO_ROOT
+
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.get_dag(dag_id)
+
+
+def _states(run) -> dict[str, str]:
+    return {
+        ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
+        for ti in run.get_task_instances()
+    }
+
+
+def _import_jobs(personalize) -> set[str]:
+    return {
+        j["datasetImportJobArn"]
+        for j in personalize.list_dataset_import_jobs(maxResults=100)["datasetImportJobs"]
+    }
+
+
+def _query(url: str, sql: str, params=()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def backfill(pipeline):
+    dag = _dag("personalize_export")
+    return [dag.test(logical_date=month) for month in MONTHS]
+
+
+def test_backfill_writes_one_validated_partition_per_month(backfill, pipeline, aws_clients):
+    assert [str(run.state) for run in backfill] == ["success"] * 3
+    s3 = aws_clients("s3")
+    listed = s3.list_objects_v2(Bucket=pipeline["bucket"], Prefix=f"{PREFIX}/datasets/interactions/")
+    keys = sorted(o["Key"] for o in listed["Contents"])
+    assert keys == [f"{PREFIX}/datasets/interactions/2026-{m:02d}-01T0000.csv" for m in (8, 9, 10)]
+    for month, key in zip(MONTHS, keys, strict=True):
+        end = month.replace(month=month.month + 1)
+        expected = _query(
+            pipeline["database_url"],
+            "SELECT (SELECT count(*) FROM store.events WHERE occurred_at >= %(s)s AND occurred_at < %(e)s)"
+            " + (SELECT count(*) FROM store.orders o JOIN store.order_items i USING (order_id)"
+            "    WHERE o.ordered_at >= %(s)s AND o.ordered_at < %(e)s)",
+            {"s": month, "e": end},
+        )[0][0]
+        body = s3.get_object(Bucket=pipeline["bucket"], Key=key)["Body"].read().decode()
+        assert body.count("\n") - 1 == expected > 0
+        report = yaml.safe_load(
+            s3.get_object(
+                Bucket=pipeline["bucket"], Key=key.replace("/datasets/", "/reports/")[:-4] + ".json"
+            )["Body"].read()
+        )
+        assert report["ok"] and report["rows"] == expected
+
+
+def test_rerun_of_an_interval_overwrites_its_partition(backfill, pipeline, aws_clients):
+    s3 = aws_clients("s3")
+    key = f"{PREFIX}/datasets/interactions/2026-09-01T0000.csv"
+    before = s3.get_object(Bucket=pipeline["bucket"], Key=key)["Body"].read()
+    with psycopg.connect(pipeline["database_url"]) as conn:
+        conn.execute(
+            "INSERT INTO store.events SELECT max(event_id) + 1, min(customer_id), min(product_id), 'view', "
+            "timestamptz '2026-09-15 12:00+00' FROM store.events"
+        )
+    rerun = _dag("personalize_export").test(logical_date=MONTHS[1])
+    assert str(rerun.state) == "success"
+    after = s3.get_object(Bucket=pipeline["bucket"], Key=key)["Body"].read()
+    assert after.count(b"\n") == before.count(b"\n") + 1
+    listed = s3.list_objects_v2(Bucket=pipeline["bucket"], Prefix=f"{PREFIX}/datasets/interactions/")
+    assert listed["KeyCount"] == 3
+
+
+@pytest.fixture(scope="module")
+def full_run(backfill, pipeline, aws_clients):
+    personalize = aws_clients("personalize")
+    before = _import_jobs(personalize)
+    run = _dag("personalize_retrain_full").test(logical_date=MONTHS[2], run_conf=FAST)
+    return run, _import_jobs(personalize) - before
+
+
+def test_full_retrain_succeeds_and_promotes_first_versions(full_run, pipeline):
+    run, new_imports = full_run
+    states = _states(run)
+    assert str(run.state) == "success", {k: v for k, v in states.items() if v != "success"}
+    assert len(new_imports) == 3  # the interactions folder, the items and users snapshots
+    decisions = _query(
+        pipeline["database_url"],
+        "SELECT solution, decision FROM personalize_cache.solution_metrics WHERE run_id = %s ORDER BY 1",
+        (run.run_id,),
+    )
+    assert decisions == [
+        ("item-affinity", "promoted"),
+        ("similar-items", "promoted"),
+        ("user-personalization", "promoted"),
+    ]
+
+
+def test_full_retrain_fills_every_cache(full_run, pipeline):
+    run, _ = full_run
+    url = pipeline["database_url"]
+    customers_with_history = _query(
+        url,
+        "SELECT count(*) FROM (SELECT customer_id FROM store.events WHERE occurred_at < %(e)s "
+        "UNION SELECT customer_id FROM store.orders WHERE ordered_at < %(e)s) c",
+        {"e": datetime(2026, 11, 1, tzinfo=UTC)},
+    )[0][0]
+    products = _query(url, "SELECT count(*) FROM store.products")[0][0]
+    live = {
+        name: (rows, keys, run_id)
+        for name, rows, keys, run_id in _query(
+            url,
+            "SELECT cache_name, row_count, key_count, run_id FROM personalize_cache.cache_loads "
+            "WHERE status = 'live'",
+        )
+    }
+    assert set(live) == {
+        "user_recommendations",
+        "similar_items",
+        "item_affinity_segments",
+        "popular_items",
+        "trending_items",
+    }
+    assert all(run_id == run.run_id for _, _, run_id in live.values())
+    assert live["user_recommendations"][1] == customers_with_history
+    assert live["user_recommendations"][0] == customers_with_history * 25
+    assert 0 < live["similar_items"][1] <= products
+    assert 0 < live["item_affinity_segments"][1] <= products
+    assert live["popular_items"][0] == 100
+    view_rows = _query(url, "SELECT count(*) FROM personalize_cache.user_recommendations")[0][0]
+    assert view_rows == live["user_recommendations"][0]
+
+
+def test_unknown_customer_gets_the_popular_fallback(full_run, pipeline):
+    url = pipeline["database_url"]
+    known = _query(url, "SELECT user_id FROM personalize_cache.user_recommendations LIMIT 1")[0][0]
+    personal = _query(url, "SELECT source FROM personalize_cache.recommendations_for(%s, 10)", (known,))
+    fallback = _query(
+        url, "SELECT item_id, source FROM personalize_cache.recommendations_for('nobody', 10) ORDER BY rank"
+    )
+    popular = _query(url, "SELECT item_id FROM personalize_cache.popular_items ORDER BY rank LIMIT 10")
+    assert {s for (s,) in personal} == {"personalized"} and len(personal) == 10
+    assert [i for i, _ in fallback] == [i for (i,) in popular]
+    assert {s for _, s in fallback} == {"popular"}
+
+
+@pytest.fixture(scope="module")
+def regression_run(full_run, pipeline):
+    """The live user-personalization version's stored metrics are made far better than any retrain."""
+    url = pipeline["database_url"]
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE personalize_cache.solution_metrics SET metrics = metrics || "
+            "'{\"normalized_discounted_cumulative_gain_at_10\": 0.99}'::jsonb "
+            "WHERE solution = 'user-personalization' AND decision = 'promoted'"
+        )
+    live_before = _query(
+        url,
+        "SELECT load_id FROM personalize_cache.cache_loads "
+        "WHERE cache_name = 'user_recommendations' AND status = 'live'",
+    )
+    run = _dag("personalize_retrain_full").test(
+        logical_date=MONTHS[2], run_conf={**FAST, "solutions": ["user-personalization"]}
+    )
+    return run, live_before
+
+
+def test_gate_stops_a_regression(regression_run, pipeline):
+    run, live_before = regression_run
+    states = _states(run)
+    assert str(run.state) == "success"
+    assert states["user-personalization.gate"] == "success"
+    assert states["user-personalization.promoted"] == "success"  # it decided: no
+    assert states["user-personalization.batch_inference"] == "skipped"
+    assert states["user-personalization.load_cache"] == "skipped"
+    assert states["similar-items.train"] == "skipped"  # not selected in the form
+    url = pipeline["database_url"]
+    live_after = _query(
+        url,
+        "SELECT load_id FROM personalize_cache.cache_loads "
+        "WHERE cache_name = 'user_recommendations' AND status = 'live'",
+    )
+    assert live_after == live_before
+    decision, reasons = _query(
+        url,
+        "SELECT decision, reasons::text FROM personalize_cache.solution_metrics WHERE run_id = %s",
+        (run.run_id,),
+    )[0]
+    assert decision == "rejected"
+    assert "0.99" in reasons
+
+
+def test_weekly_update_trains_with_update_where_the_recipe_allows(regression_run, pipeline, aws_clients):
+    personalize = aws_clients("personalize")
+    run = _dag("personalize_retrain_update").test(
+        logical_date=datetime(2026, 10, 25, tzinfo=UTC), run_conf={**FAST, "skip_gate": True}
+    )
+    states = _states(run)
+    assert str(run.state) == "success", {k: v for k, v in states.items() if v != "success"}
+    modes = {}
+    for name in ("user-personalization", "similar-items"):
+        arn = run.get_task_instance(f"{name}.train").xcom_pull(task_ids=f"{name}.train")
+        modes[name] = personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"][
+            "trainingMode"
+        ]
+    assert modes == {"user-personalization": "UPDATE", "similar-items": "FULL"}
+    # Event sync is on in the configuration: interactions are not imported again.
+    assert states["interactions.import"] == "skipped"
+
+
+def test_dry_run_changes_nothing(regression_run, pipeline, aws_clients):
+    personalize = aws_clients("personalize")
+    before = _import_jobs(personalize)
+    run = _dag("personalize_retrain_full").test(logical_date=MONTHS[2], run_conf={**FAST, "dry_run": True})
+    states = _states(run)
+    assert str(run.state) == "success"
+    assert states["plan"] == "success"
+    assert states["user-personalization.train"] == "skipped"
+    assert _import_jobs(personalize) == before
+
+
+def test_missing_exports_fail_before_any_import(regression_run, pipeline, aws_clients):
+    personalize = aws_clients("personalize")
+    before = _import_jobs(personalize)
+    run = _dag("personalize_retrain_full").test(logical_date=datetime(2026, 11, 1, tzinfo=UTC), run_conf=FAST)
+    states = _states(run)
+    assert str(run.state) == "failed"
+    assert states["plan"] == "failed"
+    assert _import_jobs(personalize) == before
