@@ -67,9 +67,6 @@ def migrate() -> None:
 
 def create_pools() -> None:
     """The pools that keep concurrent Personalize jobs within the service's quotas."""
-    from airflow.models.pool import Pool
+    from personalize_pipeline.pools import create_pools as create
 
-    from personalize_pipeline.config import POOLS
-
-    for name, (slots, description) in POOLS.items():
-        Pool.create_or_update_pool(name, slots, description, include_deferred=True)
+    create()

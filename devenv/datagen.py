@@ -59,12 +59,26 @@ CATEGORIES = [
 ADJECTIVES = np.array(
     ["Classic", "Premium", "Eco", "Compact", "Deluxe", "Urban", "Smart", "Vintage", "Pro", "Essential"]
 )
-COUNTRIES = (["US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "CA"],
-             [0.34, 0.14, 0.13, 0.10, 0.07, 0.06, 0.05, 0.04, 0.04, 0.03])
+COUNTRIES = (
+    ["US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "CA"],
+    [0.34, 0.14, 0.13, 0.10, 0.07, 0.06, 0.05, 0.04, 0.04, 0.03],
+)
 AGE_BANDS = (["18-24", "25-34", "35-44", "45-54", "55-64", "65+"], [0.14, 0.27, 0.23, 0.17, 0.12, 0.07])
 # Nov-Oct; holiday peak, summer dip.
-MONTH_FACTOR = {11: 1.35, 12: 1.5, 1: 0.9, 2: 0.85, 3: 0.95, 4: 0.95, 5: 1.0, 6: 0.92, 7: 0.88, 8: 0.9,
-                9: 1.0, 10: 1.05}
+MONTH_FACTOR = {
+    11: 1.35,
+    12: 1.5,
+    1: 0.9,
+    2: 0.85,
+    3: 0.95,
+    4: 0.95,
+    5: 1.0,
+    6: 0.92,
+    7: 0.88,
+    8: 0.9,
+    9: 1.0,
+    10: 1.05,
+}
 HOUR_FACTOR = np.array([2, 1, 1, 1, 1, 1, 2, 3, 4, 5, 5, 6, 7, 6, 6, 6, 6, 7, 8, 9, 10, 9, 6, 4], float)
 
 
@@ -119,39 +133,46 @@ def _products(rng: np.random.Generator, n: int, start: int, end: int) -> pd.Data
     nouns = np.array([noun for c in CATEGORIES for noun in c[3]])
     noun = nouns[cat * 4 + rng.integers(0, 4, n)]
     model = np.char.zfill(rng.integers(1, 1000, n).astype(str), 3)
-    name = np.char.add(np.char.add(np.char.add(ADJECTIVES[rng.integers(0, len(ADJECTIVES), n)], " "), noun),
-                       np.char.add(" ", model))
+    name = np.char.add(
+        np.char.add(np.char.add(ADJECTIVES[rng.integers(0, len(ADJECTIVES), n)], " "), noun),
+        np.char.add(" ", model),
+    )
 
     # Most of the catalogue predates the window; a quarter launches during it.
     new = rng.random(n) < 0.25
     created = np.where(new, rng.integers(start, end - 30 * DAY, n), rng.integers(start - 730 * DAY, start, n))
-    return pd.DataFrame({
-        "product_id": rng.permutation(_ids("P", n, 5)),  # ids carry no category information
-        "name": name,
-        "category": np.array([c[0] for c in CATEGORIES])[cat],
-        "cat": cat,
-        "price": price,
-        "created": created,
-        "weight": weight,
-    })
+    return pd.DataFrame(
+        {
+            "product_id": rng.permutation(_ids("P", n, 5)),  # ids carry no category information
+            "name": name,
+            "category": np.array([c[0] for c in CATEGORIES])[cat],
+            "cat": cat,
+            "price": price,
+            "created": created,
+            "weight": weight,
+        }
+    )
 
 
 def _customers(rng: np.random.Generator, size: Size, start: int, end: int) -> pd.DataFrame:
     n = size.customers
     joined_before = rng.random(n) < 0.6
-    joined = np.where(joined_before, rng.integers(start - 3 * 365 * DAY, start, n),
-                      rng.integers(start, end - 14 * DAY, n))
+    joined = np.where(
+        joined_before, rng.integers(start - 3 * 365 * DAY, start, n), rng.integers(start, end - 14 * DAY, n)
+    )
     # Heavy-tailed activity, scaled by how much of the window the customer was around for.
     active_share = (end - np.maximum(joined, start)) / (end - start)
     activity = rng.lognormal(0.0, 1.1, n) * active_share
     activity[rng.random(n) < size.inactive_share] = 0.0
-    return pd.DataFrame({
-        "customer_id": _ids("C", n, 6),
-        "country": rng.choice(COUNTRIES[0], n, p=COUNTRIES[1]),
-        "age_band_idx": rng.choice(len(AGE_BANDS[0]), n, p=AGE_BANDS[1]),
-        "joined": joined,
-        "activity": activity,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": _ids("C", n, 6),
+            "country": rng.choice(COUNTRIES[0], n, p=COUNTRIES[1]),
+            "age_band_idx": rng.choice(len(AGE_BANDS[0]), n, p=AGE_BANDS[1]),
+            "joined": joined,
+            "activity": activity,
+        }
+    )
 
 
 def _category_sampler(rng: np.random.Generator, customers: pd.DataFrame):
@@ -263,8 +284,9 @@ def generate(size: str = "demo", seed: int = 7) -> dict[str, pd.DataFrame]:
     grouped = lines.groupby(["cust", "day"], sort=False)
     lines["ordered"] = grouped["ts"].transform("max") + rng.integers(60, 1200, len(lines))
     lines["quantity"] = rng.geometric(0.7, len(lines))
-    lines = (lines.groupby(["cust", "day", "prod"], as_index=False, sort=False)
-             .agg(ts=("ts", "min"), ordered=("ordered", "max"), quantity=("quantity", "sum")))
+    lines = lines.groupby(["cust", "day", "prod"], as_index=False, sort=False).agg(
+        ts=("ts", "min"), ordered=("ordered", "max"), quantity=("quantity", "sum")
+    )
     lines["ordered"] = lines.groupby(["cust", "day"])["ordered"].transform("max")
     lines = lines.sort_values(["ordered", "cust", "ts", "prod"], kind="stable", ignore_index=True)
     order_no = lines.groupby(["ordered", "cust"], sort=False).ngroup().to_numpy()
@@ -275,20 +297,24 @@ def generate(size: str = "demo", seed: int = 7) -> dict[str, pd.DataFrame]:
     customer_ids = customers["customer_id"].to_numpy()
     product_ids = products["product_id"].to_numpy()
     orders = lines.drop_duplicates("order_id")
-    order_items = pd.DataFrame({
-        "order_id": lines["order_id"],
-        "line_no": lines["line_no"],
-        "product_id": product_ids[lines["prod"].to_numpy()],
-        "quantity": lines["quantity"],
-        "unit_price": products["price"].to_numpy()[lines["prod"].to_numpy()],
-    })
+    order_items = pd.DataFrame(
+        {
+            "order_id": lines["order_id"],
+            "line_no": lines["line_no"],
+            "product_id": product_ids[lines["prod"].to_numpy()],
+            "quantity": lines["quantity"],
+            "unit_price": products["price"].to_numpy()[lines["prod"].to_numpy()],
+        }
+    )
 
-    events = pd.DataFrame({
-        "cust": np.concatenate([cust, c_cust]),
-        "prod": np.concatenate([prod, c_prod]),
-        "kind": np.repeat([0, 1], [len(cust), len(c_cust)]),
-        "ts": np.concatenate([view_ts, c_ts]),
-    }).sort_values(["ts", "cust", "kind", "prod"], kind="stable", ignore_index=True)
+    events = pd.DataFrame(
+        {
+            "cust": np.concatenate([cust, c_cust]),
+            "prod": np.concatenate([prod, c_prod]),
+            "kind": np.repeat([0, 1], [len(cust), len(c_cust)]),
+            "ts": np.concatenate([view_ts, c_ts]),
+        }
+    ).sort_values(["ts", "cust", "kind", "prod"], kind="stable", ignore_index=True)
 
     # Accounts exist before their first interaction.
     first = np.full(len(customers), end, dtype=np.int64)
@@ -296,27 +322,34 @@ def generate(size: str = "demo", seed: int = 7) -> dict[str, pd.DataFrame]:
     created = np.minimum(customers["joined"].to_numpy(), first - 60)
 
     return {
-        "customers": pd.DataFrame({
-            "customer_id": customer_ids,
-            "created_at": _ts(created),
-            "country": customers["country"],
-            "age_band": np.array(AGE_BANDS[0])[customers["age_band_idx"].to_numpy()],
-        }),
-        "products": products.assign(created_at=_ts(products["created"].to_numpy()))
-        .sort_values("product_id", ignore_index=True)[TABLE_COLUMNS["products"]],
-        "orders": pd.DataFrame({
-            "order_id": orders["order_id"].to_numpy(),
-            "customer_id": customer_ids[orders["cust"].to_numpy()],
-            "ordered_at": _ts(orders["ordered"].to_numpy()),
-        }),
+        "customers": pd.DataFrame(
+            {
+                "customer_id": customer_ids,
+                "created_at": _ts(created),
+                "country": customers["country"],
+                "age_band": np.array(AGE_BANDS[0])[customers["age_band_idx"].to_numpy()],
+            }
+        ),
+        "products": products.assign(created_at=_ts(products["created"].to_numpy())).sort_values(
+            "product_id", ignore_index=True
+        )[TABLE_COLUMNS["products"]],
+        "orders": pd.DataFrame(
+            {
+                "order_id": orders["order_id"].to_numpy(),
+                "customer_id": customer_ids[orders["cust"].to_numpy()],
+                "ordered_at": _ts(orders["ordered"].to_numpy()),
+            }
+        ),
         "order_items": order_items,
-        "events": pd.DataFrame({
-            "event_id": np.arange(1, len(events) + 1, dtype=np.int64),
-            "customer_id": customer_ids[events["cust"].to_numpy()],
-            "product_id": product_ids[events["prod"].to_numpy()],
-            "event_type": np.array(["view", "add_to_cart"])[events["kind"].to_numpy()],
-            "occurred_at": _ts(events["ts"].to_numpy()),
-        }),
+        "events": pd.DataFrame(
+            {
+                "event_id": np.arange(1, len(events) + 1, dtype=np.int64),
+                "customer_id": customer_ids[events["cust"].to_numpy()],
+                "product_id": product_ids[events["prod"].to_numpy()],
+                "event_type": np.array(["view", "add_to_cart"])[events["kind"].to_numpy()],
+                "occurred_at": _ts(events["ts"].to_numpy()),
+            }
+        ),
     }
 
 
@@ -361,7 +394,8 @@ def load(url: str, frames: dict[str, pd.DataFrame], chunk_rows: int = 200_000) -
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(tables)))
         for (name, columns), table in zip(TABLE_COLUMNS.items(), tables, strict=True):
             copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-                table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+                table, sql.SQL(", ").join(map(sql.Identifier, columns))
+            )
             with cur.copy(copy_sql) as copy:
                 for chunk in _csv_chunks(frames[name][columns], chunk_rows):
                     copy.write(chunk)

@@ -1,5 +1,6 @@
 """
-The main job on one machine: demo data → local AWS endpoint → the end-to-end DAG → a summary.
+The main job on one machine: demo data → local AWS endpoint → the export DAG over every month of
+history → the monthly FULL retraining → a summary with the gate's decisions and the cache counts.
 
 ``python -m devenv.demo [--size demo]``. Uses ``PIPELINE_DATABASE_URL`` when set, else a
 private PostgreSQL; uses the local endpoint unless ``--aws`` says to use the ``aws_default``
@@ -16,9 +17,6 @@ import tempfile
 import time
 
 from devenv.postgres import LOCAL_DIR, apply_schema, database_url
-
-DAG_ID = "personalize_end_to_end"
-BUCKET = "personalize-pipelines-demo"
 
 
 def _step(label: str, started: float) -> float:
@@ -57,21 +55,30 @@ def run(size: str, use_real_aws: bool) -> int:
         configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
         migrate()
         t = _step("Airflow metadata database ready", t)
-        if endpoint:
-            create_bucket(endpoint)
+        from personalize_pipeline.config import load_config
 
-        dag_run = _run_dag({"poll_seconds": 2} if endpoint else {})
-        t = _step(f"DAG {DAG_ID} finished: {dag_run.state}", t)
-        _print_task_times(dag_run)
-        if str(dag_run.state) != "success":
+        cfg = load_config()
+        if endpoint:
+            create_bucket(endpoint, cfg.s3.bucket)
+        bag = _dag_bag()
+        exported = _backfill_exports(bag, cfg, datagen.END)
+        t = _step(f"personalize_export: {exported} monthly partitions", t)
+        full = bag.get_dag("personalize_retrain_full").test(
+            logical_date=_last_interval_start(cfg, datagen.END),
+            run_conf={"poll_seconds": 2} if endpoint else {},
+        )
+        t = _step(f"personalize_retrain_full finished: {full.state}", t)
+        _print_task_times(full)
+        if str(full.state) != "success":
             print("The run failed; see the task logs above.", file=sys.stderr)
             return 1
-        _print_cache_summary(db_url)
+        _print_gate_decisions(db_url, cfg, full.run_id)
+        _print_cache_summary(db_url, cfg)
     print(f"Total {time.monotonic() - t0:.1f} s")
     return 0
 
 
-def create_bucket(endpoint: str) -> None:
+def create_bucket(endpoint: str, bucket: str) -> None:
     import boto3
 
     from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
@@ -84,10 +91,10 @@ def create_bucket(endpoint: str) -> None:
         aws_secret_access_key=LOCAL_AWS_SECRET,
     )
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=bucket)
 
 
-def _run_dag(conf: dict):
+def _dag_bag():
     import logging
 
     from airflow.dag_processing.dagbag import DagBag
@@ -98,7 +105,26 @@ def _run_dag(conf: dict):
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag(DAG_ID).test(run_conf=conf)
+    return bag
+
+
+def _last_interval_start(cfg, data_end):
+    from personalize_pipeline.import_plan import export_intervals
+
+    return export_intervals(cfg.schedules.export, cfg.start_date, data_end)[-1][0]
+
+
+def _backfill_exports(bag, cfg, data_end) -> int:
+    """One export run per interval of the demo data's history, as a backfill would run them."""
+    from personalize_pipeline.import_plan import export_intervals
+
+    dag = bag.get_dag("personalize_export")
+    intervals = export_intervals(cfg.schedules.export, cfg.start_date, data_end)
+    for start, _ in intervals:
+        run = dag.test(logical_date=start)
+        if str(run.state) != "success":
+            raise RuntimeError(f"personalize_export failed for the interval starting {start:%Y-%m-%d}")
+    return len(intervals)
 
 
 def _print_task_times(dag_run) -> None:
@@ -117,23 +143,35 @@ def _print_task_times(dag_run) -> None:
             print(f"    {ti.task_id:<32} {str(ti.state):<10} {took:7.1f} s")
 
 
-def _print_cache_summary(db_url: str) -> None:
+def _print_gate_decisions(db_url: str, cfg, run_id: str) -> None:
     import psycopg
+    from psycopg import sql
 
+    query = sql.SQL(
+        "SELECT solution, decision, reasons::text FROM {}.solution_metrics WHERE run_id = %s ORDER BY 1"
+    ).format(sql.Identifier(cfg.cache_schema))
     with psycopg.connect(db_url) as conn:
-        rows, users, items = conn.execute(
-            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id) "
-            "FROM personalize_cache.user_recommendations"
-        ).fetchone()
-        print(
-            f"Cache personalize_cache.user_recommendations: {rows:,} rows, {users:,} customers, "
-            f"{items:,} distinct products"
-        )
-        load = conn.execute(
-            "SELECT load_id, solution_version_arn, batch_job_arn FROM personalize_cache.cache_loads "
-            "WHERE cache_name = 'user_recommendations' AND status = 'live'"
-        ).fetchone()
-        print(f"  live load {load[0]}: version {load[1]}\n  batch job {load[2]}")
+        rows = conn.execute(query, (run_id,)).fetchall()
+    print("Quality gate:")
+    for solution, decision, reasons in rows:
+        print(f"  {solution:<22} {decision:<10} {reasons}")
+
+
+def _print_cache_summary(db_url: str, cfg) -> None:
+    import psycopg
+    from psycopg import sql
+
+    schema = sql.Identifier(cfg.cache_schema)
+    with psycopg.connect(db_url) as conn:
+        live = conn.execute(
+            sql.SQL(
+                "SELECT cache_name, row_count, key_count, load_id FROM {}.cache_loads "
+                "WHERE status = 'live' ORDER BY cache_name"
+            ).format(schema)
+        ).fetchall()
+        print(f"Caches in {cfg.cache_schema} (live load):")
+        for name, rows, keys, load_id in live:
+            print(f"  {name:<24} {rows:>9,} rows {keys or 0:>7,} keys   load {load_id}")
         customer = conn.execute(
             "SELECT o.customer_id FROM store.orders o GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
         ).fetchone()[0]
@@ -144,14 +182,22 @@ def _print_cache_summary(db_url: str) -> None:
             (customer,),
         ).fetchall()
         recs = conn.execute(
-            "SELECT r.rank, r.item_id, p.category, r.score FROM personalize_cache.user_recommendations r "
-            "JOIN store.products p ON p.product_id = r.item_id WHERE r.user_id = %s ORDER BY r.rank LIMIT 10",
+            sql.SQL(
+                "SELECT r.rank, r.item_id, p.category, r.score, r.source "
+                "FROM {}.recommendations_for(%s, 10) r "
+                "JOIN store.products p ON p.product_id = r.item_id ORDER BY r.rank"
+            ).format(schema),
             (customer,),
         ).fetchall()
+        newcomer = conn.execute(
+            sql.SQL("SELECT count(*), min(source) FROM {}.recommendations_for(%s, 10)").format(schema),
+            ("new-customer",),
+        ).fetchone()
     print(f"Customer {customer} bought: " + ", ".join(f"{cat} ×{n}" for cat, n in bought))
     print("  top recommendations:")
-    for rank, item, category, score in recs:
-        print(f"    {rank:>2}. {item:<12} {category:<20} score {score:.4f}")
+    for rank, item, category, score, source in recs:
+        print(f"    {rank:>2}. {item:<12} {category:<20} score {score or 0:.4f} ({source})")
+    print(f"A customer with no history gets {newcomer[0]} items from the {newcomer[1]} fallback.")
 
 
 def main(argv: list[str] | None = None) -> int:

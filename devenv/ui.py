@@ -32,12 +32,12 @@ def main() -> int:
     with running_endpoint(LOCAL_DIR / "aws", step_seconds=1.0, port=PORT) as endpoint:
         from devenv.airflow_env import configure, migrate
         from devenv.demo import create_bucket
+        from personalize_pipeline.config import load_config
 
-        os.environ.setdefault("PERSONALIZE_POLL_SECONDS", "5")
         os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only
         configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
         migrate()
-        create_bucket(endpoint)
+        create_bucket(endpoint, load_config().s3.bucket)
         print(f"Local AWS endpoint {endpoint}; Airflow UI on http://127.0.0.1:8080 (Ctrl-C stops all)")
         try:
             return subprocess.run([sys.executable, "-m", "airflow", "standalone"]).returncode

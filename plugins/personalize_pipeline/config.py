@@ -387,12 +387,3 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load(path, mtime)
 
-
-# Pools that keep concurrent jobs within the service's quotas (per account and region). Deferred
-# tasks count against their pool, so a job waiting in the triggerer still holds its slot.
-POOLS: dict[str, tuple[int, str]] = {
-    "personalize_import": (5, "Personalize: dataset import jobs pending or in progress (quota 5)"),
-    "personalize_training": (20, "Personalize: solution versions in training (quota 20)"),
-    "personalize_batch_inference": (5, "Personalize: batch inference jobs (quota 5)"),
-    "personalize_batch_segment": (5, "Personalize: batch segment jobs (quota 5)"),
-}

@@ -1,30 +1,43 @@
-"""Bad source data stops the run at export, before any Personalize import job exists."""
+"""Bad source data stops the export, and the retraining run refuses it before any import job exists."""
 
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
+import yaml
 
 pytestmark = pytest.mark.e2e
 
 LONG_ID = "C" + "x" * 300
+JUNE = datetime(2026, 6, 1, tzinfo=UTC)
+PREFIX = "bad-data"
 
 
 @pytest.fixture(scope="module")
-def corrupted_store(pipeline_env):
+def corrupted_store(pipeline_env, tmp_path_factory):
     from devenv import datagen
+    from personalize_pipeline.config import CONFIG_ENV, DEFAULT_PATH
 
-    datagen.load(pipeline_env["database_url"], datagen.generate("tiny"))
+    datagen.load(pipeline_env["database_url"], datagen.generate("demo"))
     with psycopg.connect(pipeline_env["database_url"]) as conn:
         conn.execute("INSERT INTO store.customers VALUES (%s, now(), 'DE', '25-34')", (LONG_ID,))
         conn.execute(
             "INSERT INTO store.events SELECT max(event_id) + 1, %s, min(product_id), 'view', "
-            "timestamptz '2026-06-01' FROM store.events",
+            "timestamptz '2026-06-10' FROM store.events",
             (LONG_ID,),
         )
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    raw.update(dataset_group="bad-data", start_date="2026-06-01")
+    raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
+    path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    os.environ[CONFIG_ENV] = str(path)
     yield pipeline_env
+    os.environ.pop(CONFIG_ENV, None)
     datagen.load(pipeline_env["database_url"], datagen.generate("tiny"))
 
 
@@ -35,32 +48,36 @@ def _all_import_jobs(personalize) -> list[str]:
     ]
 
 
-def test_long_user_id_fails_the_export_and_no_import_starts(corrupted_store, aws_clients):
+def _dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
     from devenv.postgres import REPO_ROOT
 
+    return DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag(dag_id)
+
+
+def test_long_user_id_fails_the_export_and_no_import_starts(corrupted_store, aws_clients):
     personalize, s3 = aws_clients("personalize"), aws_clients("s3")
     before = _all_import_jobs(personalize)
-    dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("personalize_end_to_end")
-    run = dag.test(run_conf={"poll_seconds": 1})
-    assert str(run.state) == "failed"
-    assert _all_import_jobs(personalize) == before
 
-    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    assert states["interactions.export"] == "failed"
-    assert states["interactions.import"] == "upstream_failed"
-    assert states["load_cache"] == "upstream_failed"
+    export = _dag("personalize_export").test(logical_date=JUNE)
+    assert str(export.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in export.get_task_instances()}
+    assert states == {"export_interactions": "failed", "export_items": "success", "export_users": "failed"}
 
-    # The rejected file and its report are kept next to each other for inspection.
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=corrupted_store["bucket"])["Contents"]]
-    report_key = next(
-        k
-        for k in keys
-        if run.run_id.replace(":", "_").replace("+", "_") in k and k.endswith("validation/interactions.json")
+    # The rejected file and its report are kept for inspection; the report names the value.
+    bucket = corrupted_store["bucket"]
+    assert s3.head_object(Bucket=bucket, Key=f"{PREFIX}/datasets/interactions/2026-06-01T0000.csv")
+    report = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"{PREFIX}/reports/interactions/2026-06-01T0000.json")["Body"].read()
     )
-    report = json.loads(s3.get_object(Bucket=corrupted_store["bucket"], Key=report_key)["Body"].read())
     assert report["ok"] is False
     assert any(
         LONG_ID[:20] in example for example in report["problems"]["USER_ID longer than 256 characters"]
     )
+
+    retrain = _dag("personalize_retrain_full").test(logical_date=JUNE, run_conf={"poll_seconds": 1})
+    assert str(retrain.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in retrain.get_task_instances()}
+    assert states["plan"] == "failed"
+    assert _all_import_jobs(personalize) == before

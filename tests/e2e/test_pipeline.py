@@ -178,6 +178,20 @@ def test_full_retrain_fills_every_cache(full_run, pipeline):
     assert live["popular_items"][0] == 100
     view_rows = _query(url, "SELECT count(*) FROM personalize_cache.user_recommendations")[0][0]
     assert view_rows == live["user_recommendations"][0]
+    unknown_items = _query(
+        url,
+        "SELECT count(*) FROM personalize_cache.user_recommendations r "
+        "LEFT JOIN store.products p ON p.product_id = r.item_id WHERE p.product_id IS NULL",
+    )[0][0]
+    assert unknown_items == 0
+    lineage = _query(
+        url,
+        "SELECT solution_version_arn, batch_job_arn, data_interval_start, data_interval_end "
+        "FROM personalize_cache.cache_loads WHERE cache_name = 'user_recommendations' AND status = 'live'",
+    )[0]
+    assert ":solution/pipeline-e2e-user-personalization/" in lineage[0]
+    assert ":batch-inference-job/" in lineage[1]
+    assert (lineage[2], lineage[3]) == (MONTHS[2], datetime(2026, 11, 1, tzinfo=UTC))
 
 
 def test_unknown_customer_gets_the_popular_fallback(full_run, pipeline):
