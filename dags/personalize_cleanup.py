@@ -14,8 +14,6 @@ Set `dry_run` in the trigger form to see what would go.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import DAG, Param, task
 
@@ -28,7 +26,7 @@ cfg = load_config()
 @task
 def solution_arn(name: str) -> str:
     """The solution's ARN; skips the cleanup of a solution no run has created yet."""
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from personalize_pipeline.config import load_config
     from personalize_provider.hooks.personalize import PersonalizeHook
@@ -69,12 +67,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params={"dry_run": Param(False, type="boolean", description="Only log what would be removed.")},
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=15),
-    },
+    default_args=cfg.default_args(),
     doc_md=__doc__,
     tags=["personalize", "cleanup"],
 ) as dag:

@@ -15,8 +15,6 @@ Snapshots hold the catalogue as it is when the run executes (the store keeps no 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import DAG, task
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -29,23 +27,29 @@ cfg = load_config()
 @task
 def export(slug: str, data_interval_start=None, data_interval_end=None) -> dict:
     """Stream one dataset for this interval to its CSV in S3; fail, naming the rows, if it is invalid."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from personalize_pipeline.config import load_config
     from personalize_pipeline.extract import export_dataset_to_s3
     from personalize_pipeline.s3_paths import dataset_file, partition_label, report_file
+    from personalize_pipeline.validation import DatasetValidationError
 
     cfg = load_config()
     spec = next(s for s in cfg.dataset_specs() if s.slug == slug)
     label = partition_label(data_interval_start)
-    report = export_dataset_to_s3(
-        db_conn_id=cfg.connections.source_db,
-        aws_conn_id=cfg.connections.aws,
-        spec=spec,
-        params={"start": data_interval_start, "end": data_interval_end} if slug == "interactions" else {},
-        s3_uri=dataset_file(cfg.s3, slug, label),
-        report_uri=report_file(cfg.s3, slug, label),
-        # One interval is a slice of the dataset: the service's minimums apply to the whole, at import.
-        check_minimums=False,
-    )
+    try:
+        report = export_dataset_to_s3(
+            db_conn_id=cfg.connections.source_db,
+            aws_conn_id=cfg.connections.aws,
+            spec=spec,
+            params={"start": data_interval_start, "end": data_interval_end} if slug == "interactions" else {},
+            s3_uri=dataset_file(cfg.s3, slug, label),
+            report_uri=report_file(cfg.s3, slug, label),
+            # One interval is a slice of the dataset: the service's minimums apply to the whole, at import.
+            check_minimums=False,
+        )
+    except DatasetValidationError as error:
+        raise AirflowFailException(str(error)) from error  # the same rows would fail again: no retry
     return {"partition": label, "rows": report["rows"], "uri": report["uri"]}
 
 
@@ -58,12 +62,7 @@ with DAG(
     start_date=pendulum.datetime(cfg.start_date.year, cfg.start_date.month, cfg.start_date.day, tz="UTC"),
     catchup=True,
     max_active_runs=2,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=15),
-    },
+    default_args=cfg.default_args(),
     doc_md=__doc__,
     tags=["personalize", "export"],
 ) as dag:

@@ -1,5 +1,5 @@
 """
-### Personalize monthly FULL retraining
+### Personalize monthly FULL retraining (Airflow DAG)
 
 Imports every exported interactions partition (FULL, the whole `datasets/interactions/` folder)
 and the newest items and users snapshots, trains every configured solution in parallel, and

@@ -1,5 +1,5 @@
 """
-### Personalize weekly UPDATE retraining
+### Personalize weekly UPDATE retraining (Airflow DAG)
 
 Imports, INCREMENTAL, the interactions partitions no import has brought in since the last FULL
 run (none when event sync streams interactions), and the newest items and users snapshots; then

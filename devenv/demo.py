@@ -61,10 +61,11 @@ def run(size: str, use_real_aws: bool) -> int:
         if endpoint:
             create_bucket(endpoint, cfg.s3.bucket)
         bag = _dag_bag()
-        exported = _backfill_exports(bag, cfg, datagen.END)
+        data_end = (datagen.END + datagen.pd.Timedelta(seconds=1)).to_pydatetime()
+        exported = _backfill_exports(bag, cfg, data_end)
         t = _step(f"personalize_export: {exported} monthly partitions", t)
         full = bag.get_dag("personalize_retrain_full").test(
-            logical_date=_last_interval_start(cfg, datagen.END),
+            logical_date=_last_interval_end(cfg, data_end),
             run_conf={"poll_seconds": 2} if endpoint else {},
         )
         t = _step(f"personalize_retrain_full finished: {full.state}", t)
@@ -108,10 +109,11 @@ def _dag_bag():
     return bag
 
 
-def _last_interval_start(cfg, data_end):
+def _last_interval_end(cfg, data_end):
+    """A run triggered at the end of an interval covers that interval."""
     from personalize_pipeline.import_plan import export_intervals
 
-    return export_intervals(cfg.schedules.export, cfg.start_date, data_end)[-1][0]
+    return export_intervals(cfg.schedules.export, cfg.start_date, data_end)[-1][1]
 
 
 def _backfill_exports(bag, cfg, data_end) -> int:
@@ -120,8 +122,8 @@ def _backfill_exports(bag, cfg, data_end) -> int:
 
     dag = bag.get_dag("personalize_export")
     intervals = export_intervals(cfg.schedules.export, cfg.start_date, data_end)
-    for start, _ in intervals:
-        run = dag.test(logical_date=start)
+    for start, end in intervals:
+        run = dag.test(logical_date=end)
         if str(run.state) != "success":
             raise RuntimeError(f"personalize_export failed for the interval starting {start:%Y-%m-%d}")
     return len(intervals)

@@ -267,6 +267,12 @@ class NotificationsConfig(_Strict):
     on_failure: bool = True
 
 
+class RetriesConfig(_Strict):
+    count: int = Field(3, ge=1, le=20)
+    delay_seconds: int = Field(30, ge=1)
+    max_delay_minutes: int = Field(30, ge=1)
+
+
 class PipelineConfig(_Strict):
     dataset_group: str = Field(pattern=NAME, max_length=40)
     role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
@@ -283,6 +289,7 @@ class PipelineConfig(_Strict):
     quality_gate: GateConfig
     event_sync: EventSyncConfig
     retention: RetentionConfig = RetentionConfig()
+    retries: RetriesConfig = RetriesConfig()
     notifications: NotificationsConfig = NotificationsConfig()
 
     @field_validator("solutions", "filters")
@@ -317,6 +324,17 @@ class PipelineConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def default_args(self) -> dict[str, Any]:
+        """Every task retries with exponential backoff, as configured."""
+        from datetime import timedelta
+
+        return {
+            "retries": self.retries.count,
+            "retry_delay": timedelta(seconds=self.retries.delay_seconds),
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=self.retries.max_delay_minutes),
+        }
 
     def gate_for(self, solution: str) -> GateConfig:
         return self.solutions[solution].quality_gate or self.quality_gate
@@ -386,4 +404,3 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     path = Path(path) if path else config_path()
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load(path, mtime)
-

@@ -46,7 +46,15 @@ CRON_OF_PRESET = {
 
 
 class ExportsNotReadyError(RuntimeError):
-    """A partition the run needs is missing or failed validation; nothing was imported."""
+    """A partition the run needs is missing or failed validation; nothing was imported.
+
+    ``retryable`` is true when files are only missing (an export may still be running); a
+    failed validation will not fix itself by waiting.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass
@@ -142,7 +150,8 @@ def plan_imports(
         raise ExportsNotReadyError(
             "retraining needs exports that are not ready; nothing was imported:\n  - "
             + "\n  - ".join(problems)
-            + "\nRun (or backfill) the export DAG for these intervals first."
+            + "\nRun (or backfill) the export DAG for these intervals first.",
+            retryable=not any("failed validation" in p for p in problems),
         )
 
     if import_mode == "FULL":

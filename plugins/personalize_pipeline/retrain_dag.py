@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -37,12 +36,6 @@ from personalize_provider.operators.personalize import (
 )
 
 POLL = "{{ params.poll_seconds }}"
-DEFAULT_ARGS = {
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=30),
-}
 
 
 def retrain_params(cfg: PipelineConfig, mode: str) -> dict[str, Param]:
@@ -98,9 +91,11 @@ def _lineage(dag_run, data_interval_start, data_interval_end) -> dict[str, Any]:
 def plan(import_mode: str, params: dict, data_interval_end=None) -> dict:
     """Decide what to import; fail, naming each export, if any is missing or failed validation."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk.exceptions import AirflowFailException
 
     from personalize_pipeline.config import load_config
-    from personalize_pipeline.import_plan import already_imported, plan_imports
+    from personalize_pipeline.import_plan import ExportsNotReadyError, already_imported, plan_imports
+    from personalize_pipeline.validation import DatasetValidationError
 
     cfg = load_config()
     imported = (
@@ -113,13 +108,20 @@ def plan(import_mode: str, params: dict, data_interval_end=None) -> dict:
         if import_mode == "INCREMENTAL"
         else set()
     )
-    result = plan_imports(
-        cfg,
-        s3=S3Hook(aws_conn_id=cfg.connections.aws),
-        import_mode=import_mode,
-        interval_end=data_interval_end,
-        already_imported=imported,
-    ).as_dict()
+    try:
+        result = plan_imports(
+            cfg,
+            s3=S3Hook(aws_conn_id=cfg.connections.aws),
+            import_mode=import_mode,
+            interval_end=data_interval_end,
+            already_imported=imported,
+        ).as_dict()
+    except ExportsNotReadyError as error:
+        if error.retryable:
+            raise  # an export may still be running: retries with backoff give it time
+        raise AirflowFailException(str(error)) from error
+    except DatasetValidationError as error:
+        raise AirflowFailException(str(error)) from error
     if params["dry_run"]:
         print("Dry run: this run would import\n" + json.dumps(result, indent=2))
     return result
@@ -343,10 +345,12 @@ def report(ti=None, dag_run=None) -> dict:
     return {"decisions": decisions, "caches": counts}
 
 
-@task(trigger_rule="one_failed", retries=0)
+@task(trigger_rule="one_failed")
 def run_failed() -> None:
     """Keeps the run failed when a task failed: the report after it always runs and would hide that."""
-    raise RuntimeError("a task of this run failed; see the failed tasks' logs")
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException("a task of this run failed; see the failed tasks' logs")
 
 
 # -- the DAG ---------------------------------------------------------------------------------------
@@ -368,7 +372,7 @@ def build_retrain_dag(
         catchup=False,
         max_active_runs=1,
         params=retrain_params(cfg, mode),
-        default_args=DEFAULT_ARGS,
+        default_args=cfg.default_args(),
         on_success_callback=run_notifiers(cfg, "success"),
         on_failure_callback=run_notifiers(cfg, "failure"),
         doc_md=doc_md,

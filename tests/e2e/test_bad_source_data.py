@@ -13,7 +13,7 @@ import yaml
 pytestmark = pytest.mark.e2e
 
 LONG_ID = "C" + "x" * 300
-JUNE = datetime(2026, 6, 1, tzinfo=UTC)
+RUN_AT = datetime(2026, 7, 1, tzinfo=UTC)  # a run at July 1st covers June
 PREFIX = "bad-data"
 
 
@@ -33,6 +33,7 @@ def corrupted_store(pipeline_env, tmp_path_factory):
     raw = yaml.safe_load(DEFAULT_PATH.read_text())
     raw.update(dataset_group="bad-data", start_date="2026-06-01")
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
+    raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
     path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
     path.write_text(yaml.safe_dump(raw))
     os.environ[CONFIG_ENV] = str(path)
@@ -60,7 +61,7 @@ def test_long_user_id_fails_the_export_and_no_import_starts(corrupted_store, aws
     personalize, s3 = aws_clients("personalize"), aws_clients("s3")
     before = _all_import_jobs(personalize)
 
-    export = _dag("personalize_export").test(logical_date=JUNE)
+    export = _dag("personalize_export").test(logical_date=RUN_AT)
     assert str(export.state) == "failed"
     states = {ti.task_id: str(ti.state) for ti in export.get_task_instances()}
     assert states == {"export_interactions": "failed", "export_items": "success", "export_users": "failed"}
@@ -76,7 +77,7 @@ def test_long_user_id_fails_the_export_and_no_import_starts(corrupted_store, aws
         LONG_ID[:20] in example for example in report["problems"]["USER_ID longer than 256 characters"]
     )
 
-    retrain = _dag("personalize_retrain_full").test(logical_date=JUNE, run_conf={"poll_seconds": 1})
+    retrain = _dag("personalize_retrain_full").test(logical_date=RUN_AT, run_conf={"poll_seconds": 1})
     assert str(retrain.state) == "failed"
     states = {ti.task_id: str(ti.state) for ti in retrain.get_task_instances()}
     assert states["plan"] == "failed"

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.e2e
 GROUP = "pipeline-e2e"
 PREFIX = "e2e-pipeline"
 MONTHS = [datetime(2026, m, 1, tzinfo=UTC) for m in (8, 9, 10)]
+# A run triggered at (logical date) the first of a month covers the month before it.
+RUN_AT = {month: month.replace(month=month.month + 1) for month in MONTHS}
 FAST = {"poll_seconds": 1}
 
 
@@ -31,6 +33,7 @@ def pipeline(pipeline_env, tmp_path_factory):
     raw = yaml.safe_load(DEFAULT_PATH.read_text())
     raw.update(dataset_group=GROUP, start_date="2026-08-01", poll_seconds=1)
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
+    raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
     raw["event_sync"]["tracker_name"] = f"{GROUP}-events"
     path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -75,7 +78,7 @@ def _query(url: str, sql: str, params=()) -> list[tuple]:
 @pytest.fixture(scope="module")
 def backfill(pipeline):
     dag = _dag("personalize_export")
-    return [dag.test(logical_date=month) for month in MONTHS]
+    return [dag.test(logical_date=RUN_AT[month]) for month in MONTHS]
 
 
 def test_backfill_writes_one_validated_partition_per_month(backfill, pipeline, aws_clients):
@@ -112,7 +115,7 @@ def test_rerun_of_an_interval_overwrites_its_partition(backfill, pipeline, aws_c
             "INSERT INTO store.events SELECT max(event_id) + 1, min(customer_id), min(product_id), 'view', "
             "timestamptz '2026-09-15 12:00+00' FROM store.events"
         )
-    rerun = _dag("personalize_export").test(logical_date=MONTHS[1])
+    rerun = _dag("personalize_export").test(logical_date=RUN_AT[MONTHS[1]])
     assert str(rerun.state) == "success"
     after = s3.get_object(Bucket=pipeline["bucket"], Key=key)["Body"].read()
     assert after.count(b"\n") == before.count(b"\n") + 1
@@ -124,7 +127,7 @@ def test_rerun_of_an_interval_overwrites_its_partition(backfill, pipeline, aws_c
 def full_run(backfill, pipeline, aws_clients):
     personalize = aws_clients("personalize")
     before = _import_jobs(personalize)
-    run = _dag("personalize_retrain_full").test(logical_date=MONTHS[2], run_conf=FAST)
+    run = _dag("personalize_retrain_full").test(logical_date=RUN_AT[MONTHS[2]], run_conf=FAST)
     return run, _import_jobs(personalize) - before
 
 
@@ -223,7 +226,7 @@ def regression_run(full_run, pipeline):
         "WHERE cache_name = 'user_recommendations' AND status = 'live'",
     )
     run = _dag("personalize_retrain_full").test(
-        logical_date=MONTHS[2], run_conf={**FAST, "solutions": ["user-personalization"]}
+        logical_date=RUN_AT[MONTHS[2]], run_conf={**FAST, "solutions": ["user-personalization"]}
     )
     return run, live_before
 
@@ -274,7 +277,7 @@ def test_weekly_update_trains_with_update_where_the_recipe_allows(regression_run
 def test_dry_run_changes_nothing(regression_run, pipeline, aws_clients):
     personalize = aws_clients("personalize")
     before = _import_jobs(personalize)
-    run = _dag("personalize_retrain_full").test(logical_date=MONTHS[2], run_conf={**FAST, "dry_run": True})
+    run = _dag("personalize_retrain_full").test(logical_date=RUN_AT[MONTHS[2]], run_conf={**FAST, "dry_run": True})
     states = _states(run)
     assert str(run.state) == "success"
     assert states["plan"] == "success"
@@ -285,7 +288,7 @@ def test_dry_run_changes_nothing(regression_run, pipeline, aws_clients):
 def test_missing_exports_fail_before_any_import(regression_run, pipeline, aws_clients):
     personalize = aws_clients("personalize")
     before = _import_jobs(personalize)
-    run = _dag("personalize_retrain_full").test(logical_date=datetime(2026, 11, 1, tzinfo=UTC), run_conf=FAST)
+    run = _dag("personalize_retrain_full").test(logical_date=datetime(2026, 12, 1, tzinfo=UTC), run_conf=FAST)
     states = _states(run)
     assert str(run.state) == "failed"
     assert states["plan"] == "failed"
