@@ -1,0 +1,29 @@
+-- Every candidate solution version's offline metrics and the quality gate's decision on it.
+-- One row per version: a rerun of the gate for the same version updates its row.
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+CREATE TABLE IF NOT EXISTS {schema}.solution_metrics (
+    solution_version_arn text             PRIMARY KEY,
+    solution             text             NOT NULL,
+    training_mode        text             NOT NULL,
+    metrics              jsonb            NOT NULL,
+    gate_metric          text             NOT NULL,
+    candidate_value      double precision,
+    live_value           double precision,
+    compared_with        text,
+    decision             text             NOT NULL
+                         CHECK (decision IN ('promoted', 'rejected', 'skipped_gate')),
+    reasons              text[]           NOT NULL,
+    rules                jsonb            NOT NULL,
+    dag_id               text,
+    run_id               text,
+    data_interval_start  timestamptz,
+    data_interval_end    timestamptz,
+    first_decided_at     timestamptz      NOT NULL DEFAULT now(),
+    decided_at           timestamptz      NOT NULL DEFAULT clock_timestamp(),
+    -- Taken afresh at every decision (also on a rerun): orders decisions even within one clock tick.
+    decision_seq         bigserial        NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS solution_metrics_by_solution
+    ON {schema}.solution_metrics (solution, decision_seq DESC);

@@ -1,0 +1,156 @@
+"""
+SNS notifications for pipeline runs, through the Amazon provider's notifier and hook.
+
+``notifications.sns_topic_arn`` in the configuration switches them on. DAGs attach
+``run_notifiers(cfg, "success")`` and ``run_notifiers(cfg, "failure")`` as DAG callbacks; building
+them touches neither the network nor a database, so they are safe at parse time. When the callback
+runs, the message names the DAG, the run and its state, plus the failed tasks and the quality
+gate's decisions when the run's context can tell them. The report task publishes its own
+summary with :func:`publish` and :func:`gate_message`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from airflow.providers.amazon.aws.hooks.sns import SnsHook
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+from personalize_pipeline.config import PipelineConfig
+from personalize_pipeline.quality_gate import GateDecision
+
+log = logging.getLogger(__name__)
+
+Event = Literal["success", "failure"]
+STATES: dict[str, str] = {"success": "succeeded", "failure": "failed"}
+SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
+GATE_TASK = "{solution}.gate"  # the task id whose return value is GateDecision.as_dict()
+
+
+def topic_region(topic_arn: str) -> str:
+    """SNS publishes only in the topic's own region, whatever region the connection defaults to."""
+    return topic_arn.split(":")[3]
+
+
+def subject_line(text: str) -> str:
+    """A subject SNS accepts: printable ASCII on one line, cut to 100 characters."""
+    clean = "".join(c if " " <= c <= "~" else " " for c in text)
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= SUBJECT_LIMIT else clean[: SUBJECT_LIMIT - 3].rstrip() + "..."
+
+
+def gate_message(decisions: list[dict]) -> str:
+    """The quality gate's decisions in a run, one summary line each (from ``GateDecision.as_dict()``)."""
+    if not decisions:
+        return "Quality gate: no decisions in this run."
+    gated = [GateDecision.from_dict(d) for d in decisions]
+    promoted = sum(d.promote for d in gated)
+    head = f"Quality gate: {promoted} promoted, {len(gated) - promoted} NOT promoted."
+    return "\n".join([head, *(f"- {d.summary()}" for d in gated)])
+
+
+def _failed_tasks(context: dict[str, Any]) -> list[str]:
+    """Every failed task of the run when the callback can ask, else the task that failed it."""
+    ti = context.get("ti")
+    if ti is None:
+        return []
+    run_id = context.get("run_id") or getattr(ti, "run_id", None)
+    try:
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[run_id]).get(run_id, {})
+        failed = sorted(task for task, state in states.items() if state == "failed")
+    except Exception:  # the message must still go out: fall back to what the context itself holds
+        log.warning("Could not read the run's task states for the notification", exc_info=True)
+        failed = []
+    return failed or [ti.task_id]
+
+
+def _gate_decisions(context: dict[str, Any], solutions: Sequence[str]) -> list[dict]:
+    """The decisions the run's gate tasks pushed (none when the context has no task instance)."""
+    ti = context.get("ti")
+    if ti is None:
+        return []
+    decisions = []
+    for solution in solutions:
+        try:
+            value = ti.xcom_pull(task_ids=GATE_TASK.format(solution=solution))
+        except Exception:
+            log.warning(
+                "Could not read the gate decision of %s for the notification", solution, exc_info=True
+            )
+            continue
+        if isinstance(value, dict):
+            decisions.append(value)
+    return decisions
+
+
+def run_details(context: dict[str, Any], event: Event, solutions: Sequence[str]) -> list[str]:
+    """The lines that follow the message's heading: why the run ended, what failed, what was gated."""
+    lines = []
+    if context.get("reason"):
+        lines.append(f"Reason: {context['reason']}")
+    if event == "failure":
+        failed = _failed_tasks(context)
+        if failed:
+            lines.append("Failed tasks: " + ", ".join(failed))
+    decisions = _gate_decisions(context, solutions)
+    if decisions:
+        lines.append(gate_message(decisions))
+    return lines
+
+
+class RunNotifier(SnsNotifier):
+    """The provider's SnsNotifier, with the rendered message completed from the run's context.
+
+    ``subject`` and ``message`` are Jinja templates rendered by Airflow as usual; at send time the
+    subject is made acceptable to SNS and the message gains the details of :func:`run_details`.
+    """
+
+    def __init__(self, *, event: Event, solutions: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.event = event
+        self.solutions = tuple(solutions)
+
+    def notify(self, context) -> None:
+        message = "\n".join([self.message, *run_details(context, self.event, self.solutions)])
+        self.hook.publish_to_target(
+            target_arn=self.target_arn,
+            message=message,
+            subject=subject_line(self.subject) if self.subject else None,
+            message_attributes=self.message_attributes,
+        )
+
+
+def run_notifiers(config: PipelineConfig, event: Event) -> list:
+    """The DAG callbacks for ``event``: one SNS notifier, or none when no topic is set or the event is off."""
+    settings = config.notifications
+    topic = settings.sns_topic_arn
+    enabled = settings.on_success if event == "success" else settings.on_failure
+    if topic is None or not enabled:
+        return []
+    state = STATES[event]
+    return [
+        RunNotifier(
+            event=event,
+            solutions=list(config.solutions),
+            aws_conn_id=config.connections.aws,
+            region_name=topic_region(topic),
+            target_arn=topic,
+            subject=f"Personalize {{{{ dag.dag_id }}}} {state}: {{{{ run_id }}}}",
+            message=f"Personalize pipeline: DAG {{{{ dag.dag_id }}}}, run {{{{ run_id }}}} {state}.",
+            message_attributes={"event": event, "dag_id": "{{ dag.dag_id }}"},
+        )
+    ]
+
+
+def publish(config: PipelineConfig, subject: str, message: str) -> str | None:
+    """Publish to the configured topic; the SNS message id, or None (nothing sent) when no topic is set."""
+    topic = config.notifications.sns_topic_arn
+    if topic is None:
+        log.info("No notifications.sns_topic_arn configured; not publishing %r", subject)
+        return None
+    hook = SnsHook(aws_conn_id=config.connections.aws, region_name=topic_region(topic))
+    response = hook.publish_to_target(target_arn=topic, message=message, subject=subject_line(subject))
+    log.info("Published %r to %s (message %s)", subject, topic, response["MessageId"])
+    return response["MessageId"]
