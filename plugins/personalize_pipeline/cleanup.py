@@ -7,7 +7,7 @@ PersonalizeCleanupSolutionVersionsOperator (Personalize cannot delete a version)
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from personalize_pipeline.config import PipelineConfig
 from personalize_pipeline.s3_paths import split_s3_uri
@@ -45,11 +45,11 @@ def prune_exports(cfg: PipelineConfig, s3, *, dry_run: bool = False) -> dict[str
 def prune_run_files(cfg: PipelineConfig, s3, *, now: datetime, dry_run: bool = False) -> int:
     """Delete retraining runs' batch inputs and outputs older than ``retention.run_files_days``."""
     bucket, prefix = split_s3_uri(cfg.s3.uri("runs/"))
-    cutoff = now.astimezone(UTC) - timedelta(days=cfg.retention.run_files_days)
+    cutoff = (now - timedelta(days=cfg.retention.run_files_days)).timestamp()
     stale = [
         obj["Key"]
-        for obj in s3.get_file_metadata(prefix=prefix, bucket_name=bucket) or []
-        if obj["LastModified"] < cutoff
+        for obj in s3.iter_file_metadata(prefix=prefix, bucket_name=bucket)
+        if obj["LastModified"].timestamp() < cutoff
     ]
     _delete(s3, bucket, stale, dry_run)
     return len(stale)
