@@ -1,45 +1,107 @@
 """
-Load batch inference output into PostgreSQL cache tables, atomically and with lineage.
+Load batch job output and fallback lists into PostgreSQL cache tables, atomically and with lineage.
 
 Each load writes a new snapshot table, indexes it, then repoints the cache's view
 at it inside one transaction: readers see the old rows or the new rows, never a
 mix, and a failed load leaves the live snapshot untouched. ``cache_loads`` records
-every load (run, source, batch job, solution version, counts).
+every load (run, source, job, solution version and its metrics, data interval, counts).
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import logging
-import tempfile
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from queue import Empty, Full, Queue
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from personalize_pipeline.db import connect
 from personalize_pipeline.s3_paths import split_s3_uri
-from personalize_pipeline.sql_files import compose
+from personalize_pipeline.sql_files import compose, read_sql
 
 log = logging.getLogger(__name__)
 
 BLOCK_BYTES = 8 << 20
+# Larger sort memory makes the primary key build (one sort of the snapshot) stay in RAM.
+INDEX_BUILD_MEMORY = "256MB"
 
-USER_OUTPUT_SCHEMA = pa.schema(
-    [
-        ("input", pa.struct([("userId", pa.string())])),
-        (
-            "output",
-            pa.struct([("recommendedItems", pa.list_(pa.string())), ("scores", pa.list_(pa.float64()))]),
-        ),
-        ("error", pa.string()),
-    ]
-)
+_ITEMS = pa.list_(pa.string())
+_SCORES = pa.list_(pa.float64())
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one recipe type's output lines become snapshot rows."""
+
+    input_key: str  # the id each input line names
+    list_fields: tuple[str, ...]  # output fields holding the ranked list (first present one wins)
+    scored: bool
+    columns: tuple[str, ...]  # snapshot columns: key, rank, value[, score]
+    table_sql: str
+
+    @property
+    def schema(self) -> pa.Schema:
+        output = [(name, _ITEMS) for name in self.list_fields]
+        if self.scored:
+            output.append(("scores", _SCORES))
+        return pa.schema(
+            [
+                ("input", pa.struct([(self.input_key, pa.string())])),
+                ("output", pa.struct(output)),
+                ("error", pa.string()),
+            ]
+        )
+
+
+LAYOUTS: dict[str, Layout] = {
+    "USER_PERSONALIZATION": Layout(
+        "userId",
+        ("recommendedItems",),
+        True,
+        ("user_id", "rank", "item_id", "score"),
+        "cache/user_recommendations_table.sql",
+    ),
+    "RELATED_ITEMS": Layout(
+        "itemId",
+        ("recommendedItems",),
+        True,
+        ("item_id", "rank", "similar_item_id", "score"),
+        "cache/related_items_table.sql",
+    ),
+    # The developer guide and the service name the list recommendedUsers; usersList is accepted too.
+    "USER_SEGMENTATION": Layout(
+        "itemId",
+        ("recommendedUsers", "usersList"),
+        False,
+        ("item_id", "rank", "user_id"),
+        "cache/user_segments_table.sql",
+    ),
+}
+USER_OUTPUT_SCHEMA = LAYOUTS["USER_PERSONALIZATION"].schema
+FALLBACK_KINDS = ("popular", "trending")
+FALLBACK_COLUMNS = ("rank", "item_id", "score")
+_LINEAGE_DEFAULTS: dict[str, Any] = {
+    "dag_id": None,
+    "run_id": None,
+    "batch_job_arn": None,
+    "solution_version_arn": None,
+    "data_interval_start": None,
+    "data_interval_end": None,
+    "metrics": None,
+    "input_count": None,
+}
 
 
 @dataclass(frozen=True)
@@ -54,32 +116,47 @@ class LoadResult:
         return self.__dict__.copy()
 
 
-def flatten_user_recommendations(batch: pa.RecordBatch) -> tuple[pa.Table, int, int]:
-    """One row per (user, rank) from a block of output lines; also counts of users served and errors."""
-    users = pc.struct_field(batch.column("input"), "userId")
+def flatten_output(batch: pa.RecordBatch, layout: Layout) -> tuple[pa.Table, int, int]:
+    """One row per (key, rank) from a block of output lines; also counts of keys served and errors."""
+    keys = pc.struct_field(batch.column("input"), layout.input_key)
     output = batch.column("output")
-    items = pc.struct_field(output, "recommendedItems")
-    scores = pc.struct_field(output, "scores")
-    errors = batch.num_rows - pc.sum(pc.is_null(batch.column("error"))).as_py()
+    fields = [pc.struct_field(output, name) for name in layout.list_fields]
+    items = fields[0] if len(fields) == 1 else pc.coalesce(*fields)
+    errors = batch.num_rows - (pc.sum(pc.is_null(batch.column("error"))).as_py() or 0)
+    lengths = pc.fill_null(pc.list_value_length(items), 0)
+    served = pc.sum(pc.greater(lengths, 0)).as_py() or 0
 
-    served = pc.sum(pc.greater(pc.fill_null(pc.list_value_length(items), 0), 0)).as_py() or 0
     flat_items = pc.list_flatten(items)
-    parents = pc.list_parent_indices(items)
-    offsets = np.asarray(items.offsets) if len(items) else np.zeros(1, dtype=np.int32)
-    positions = np.arange(len(flat_items), dtype=np.int64)
-    ranks = positions - offsets[np.asarray(parents)] + 1 if len(flat_items) else positions
-    flat_scores = pc.list_flatten(scores)
-    if len(flat_scores) != len(flat_items):  # recipes without scores
-        flat_scores = pa.nulls(len(flat_items), pa.float64())
-    table = pa.table(
-        {
-            "user_id": pc.take(users, parents),
-            "rank": pa.array(ranks, pa.int32()),
-            "item_id": flat_items,
-            "score": flat_scores,
-        }
-    )
-    return table, served, errors
+    parents = np.asarray(pc.list_parent_indices(items))
+    offsets = np.asarray(items.offsets)
+    base = offsets[0] if len(offsets) else 0  # a sliced block's lists need not start at zero
+    starts = offsets[parents] - base  # where each row's list begins within the flattened values
+    ranks = np.arange(len(flat_items), dtype=np.int64) - starts + 1
+    columns = {
+        layout.columns[0]: pc.take(keys, parents),
+        layout.columns[1]: pa.array(ranks, pa.int16()),
+        layout.columns[2]: flat_items,
+    }
+    if layout.scored:
+        columns[layout.columns[3]] = _flat_scores(pc.struct_field(output, "scores"), items, parents, ranks)
+    return pa.table(columns), served, errors
+
+
+def _flat_scores(scores: pa.Array, items: pa.Array, parents: np.ndarray, ranks: np.ndarray) -> pa.Array:
+    """Each item's score, or null where a line's scores are missing or do not match its items."""
+    matches = pc.fill_null(pc.equal(pc.list_value_length(scores), pc.list_value_length(items)), False)
+    if not len(parents) or not pc.any(matches).as_py():
+        return pa.nulls(len(parents), pa.float64())
+    score_offsets = np.asarray(scores.offsets)
+    positions = score_offsets[parents] - score_offsets[0] + ranks - 1
+    valid = np.asarray(matches)[parents]
+    index = pa.array(np.where(valid, positions, 0), pa.int64(), mask=~valid)
+    return pc.take(pc.list_flatten(scores), index)
+
+
+def flatten_user_recommendations(batch: pa.RecordBatch) -> tuple[pa.Table, int, int]:
+    """User-personalization output as (user_id, rank, item_id, score) rows."""
+    return flatten_output(batch, LAYOUTS["USER_PERSONALIZATION"])
 
 
 def _output_keys(s3: S3Hook, output_uri: str) -> list[str]:
@@ -90,6 +167,42 @@ def _output_keys(s3: S3Hook, output_uri: str) -> list[str]:
     return sorted(keys)
 
 
+def load_batch_output(
+    *,
+    db_conn_id: str,
+    aws_conn_id: str | None,
+    output_uri: str,
+    schema: str,
+    cache_name: str,
+    recipe_type: str,
+    keep_snapshots: int = 3,
+    lineage: dict[str, Any],
+) -> LoadResult:
+    """Load every ``*.out`` file under ``output_uri`` (one recipe type's layout) and make it live."""
+    if recipe_type not in LAYOUTS:
+        raise ValueError(f"unknown recipe type {recipe_type!r}; use one of {sorted(LAYOUTS)}")
+    layout = LAYOUTS[recipe_type]
+    s3 = S3Hook(aws_conn_id=aws_conn_id)
+    bucket, _ = split_s3_uri(output_uri)
+    keys = _output_keys(s3, output_uri)
+
+    def fill(conn, table: tuple[str, str]) -> tuple[int, int, int]:
+        return _copy_output(conn, s3, bucket, keys, layout, table)
+
+    return _load_snapshot(
+        db_conn_id=db_conn_id,
+        schema=schema,
+        cache_name=cache_name,
+        kind=recipe_type,
+        source_uri=output_uri,
+        lineage=lineage,
+        keep_snapshots=keep_snapshots,
+        table_sql=layout.table_sql,
+        key_columns=layout.columns[:2],
+        fill=fill,
+    )
+
+
 def load_user_recommendations(
     *,
     db_conn_id: str,
@@ -98,34 +211,130 @@ def load_user_recommendations(
     schema: str,
     cache_name: str,
     keep_snapshots: int = 3,
-    lineage: dict[str, str | None],
+    lineage: dict[str, Any],
 ) -> LoadResult:
-    """Load every ``*.out`` file under ``output_uri`` into a new snapshot and make it live."""
-    s3 = S3Hook(aws_conn_id=aws_conn_id)
-    bucket, _ = split_s3_uri(output_uri)
-    keys = _output_keys(s3, output_uri)
+    """User-personalization output (kept for existing callers of the first cache)."""
+    return load_batch_output(
+        db_conn_id=db_conn_id,
+        aws_conn_id=aws_conn_id,
+        output_uri=output_uri,
+        schema=schema,
+        cache_name=cache_name,
+        recipe_type="USER_PERSONALIZATION",
+        keep_snapshots=keep_snapshots,
+        lineage=lineage,
+    )
 
+
+def load_fallback(
+    *,
+    source_conn_id: str,
+    cache_conn_id: str,
+    schema: str,
+    cache_name: str,
+    kind: str,
+    days: int,
+    size: int,
+    as_of: datetime,
+    keep_snapshots: int = 3,
+    lineage: dict[str, Any],
+) -> LoadResult:
+    """Compute the ``popular`` or ``trending`` list in the store and stream it into a new snapshot.
+
+    The rows go COPY TO STDOUT on the store straight into COPY FROM STDIN on the cache, so the
+    two may be different databases and no row passes through Python objects.
+    """
+    if kind not in FALLBACK_KINDS:
+        raise ValueError(f"unknown fallback kind {kind!r}; use one of {list(FALLBACK_KINDS)}")
+    window = days * (2 if kind == "trending" else 1)  # trending compares two windows
+    window_bounds = {"data_interval_start": as_of - timedelta(days=window), "data_interval_end": as_of}
+    lineage = {**lineage, **{k: v for k, v in window_bounds.items() if lineage.get(k) is None}}
+    params = {"as_of": as_of, "days": days, "size": size}
+    query = sql.SQL("COPY (\n{}\n) TO STDOUT").format(sql.SQL(read_sql(f"fallback/{kind}.sql")))
+
+    def fill(conn, table: tuple[str, str]) -> tuple[int, int, int]:
+        copy_in = sql.SQL("COPY {} ({}) FROM STDIN WITH (FREEZE)").format(
+            sql.Identifier(*table), sql.SQL(", ").join(map(sql.Identifier, FALLBACK_COLUMNS))
+        )
+        with connect(source_conn_id) as source, source.cursor() as out_cur, conn.cursor() as in_cur:
+            with out_cur.copy(query.as_string(source), params) as out, in_cur.copy(copy_in) as into:
+                for chunk in out:
+                    into.write(chunk)
+            rows = in_cur.rowcount
+        return rows, rows, 0
+
+    return _load_snapshot(
+        db_conn_id=cache_conn_id,
+        schema=schema,
+        cache_name=cache_name,
+        kind=kind,
+        source_uri=f"postgresql://{source_conn_id}/fallback/{kind}.sql",
+        lineage=lineage,
+        keep_snapshots=keep_snapshots,
+        table_sql="cache/fallback_table.sql",
+        key_columns=("rank",),
+        fill=fill,
+    )
+
+
+def _load_snapshot(
+    *,
+    db_conn_id: str,
+    schema: str,
+    cache_name: str,
+    kind: str,
+    source_uri: str,
+    lineage: dict[str, Any],
+    keep_snapshots: int,
+    table_sql: str,
+    key_columns: tuple[str, ...],
+    fill: Callable[[Any, tuple[str, str]], tuple[int, int, int]],
+) -> LoadResult:
+    """Record the load, fill a new snapshot, then repoint the view and mark it live in one transaction."""
+    record = {**_LINEAGE_DEFAULTS, **lineage}
+    record["metrics"] = Jsonb(record["metrics"]) if record["metrics"] is not None else None
     with connect(db_conn_id, autocommit=True) as conn:
         conn.execute(compose("cache/setup.sql", schema=schema))
         load_id = conn.execute(
             compose("cache/start_load.sql", schema=schema),
-            {"cache_name": cache_name, "source_uri": output_uri, **lineage},
+            {"cache_name": cache_name, "source_uri": source_uri, "kind": kind, **record},
         ).fetchone()[0]
         snapshot = f"{cache_name}__load_{load_id}"
+        table = (schema, snapshot)
         try:
-            result = _fill_snapshot(conn, s3, bucket, keys, schema, snapshot, load_id)
+            conn.execute(
+                sql.SQL("UPDATE {}.cache_loads SET snapshot_table = %s WHERE load_id = %s").format(
+                    sql.Identifier(schema)
+                ),
+                (snapshot, load_id),
+            )
             with conn.transaction():
+                conn.execute(compose(table_sql, table=table))
+                rows, keys, errors = fill(conn, table)
                 conn.execute(
-                    compose("cache/point_view.sql", view=(schema, cache_name), table=(schema, snapshot))
+                    sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(INDEX_BUILD_MEMORY))
                 )
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                        sql.Identifier(*table),
+                        sql.Identifier(f"{snapshot}_pkey"),
+                        sql.SQL(", ").join(map(sql.Identifier, key_columns)),
+                    )
+                )
+            with conn.transaction():
+                # A smaller sample than the default: key lookups need little, and it reads fewer pages.
+                conn.execute("SET LOCAL default_statistics_target = 20")
+                conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table)))
+            with conn.transaction():
+                conn.execute(compose("cache/point_view.sql", view=(schema, cache_name), table=table))
                 conn.execute(
                     compose("cache/mark_live.sql", schema=schema),
                     {
                         "load_id": load_id,
                         "cache_name": cache_name,
-                        "row_count": result.rows,
-                        "key_count": result.keys,
-                        "error_count": result.errors,
+                        "row_count": rows,
+                        "key_count": keys,
+                        "error_count": errors,
                     },
                 )
         except BaseException:
@@ -133,62 +342,167 @@ def load_user_recommendations(
             raise
         _drop_old_snapshots(conn, schema, cache_name, keep_snapshots)
     log.info(
-        "Cache %s.%s now serves load %d (%d rows, %d users, %d error lines)",
+        "Cache %s.%s (%s) now serves load %d (%d rows, %d keys, %d error lines)",
         schema,
         cache_name,
+        kind,
         load_id,
-        result.rows,
-        result.keys,
-        result.errors,
+        rows,
+        keys,
+        errors,
     )
-    return result
+    return LoadResult(load_id=load_id, snapshot_table=snapshot, rows=rows, keys=keys, errors=errors)
 
 
-def _fill_snapshot(
-    conn, s3: S3Hook, bucket: str, keys: list[str], schema: str, snapshot: str, load_id: int
-) -> LoadResult:
-    rows = errors = users = 0
-    with conn.transaction():
-        conn.execute(
-            sql.SQL("UPDATE {}.cache_loads SET snapshot_table = %s WHERE load_id = %s").format(
-                sql.Identifier(schema)
-            ),
-            (snapshot, load_id),
-        )
-    with conn.transaction():
-        conn.execute(compose("cache/user_recommendations_table.sql", table=(schema, snapshot)))
-        copy_sql = sql.SQL("COPY {} (user_id, rank, item_id, score) FROM STDIN WITH (FORMAT csv)").format(
-            sql.Identifier(schema, snapshot)
-        )
-        with conn.cursor().copy(copy_sql) as copy:
-            for key in keys:
-                with tempfile.NamedTemporaryFile(suffix=".out") as spool:
-                    s3.get_key(key, bucket_name=bucket).download_fileobj(spool)
-                    spool.flush()
-                    reader = pa_json.open_json(
-                        spool.name,
-                        read_options=pa_json.ReadOptions(block_size=BLOCK_BYTES),
-                        parse_options=pa_json.ParseOptions(
-                            explicit_schema=USER_OUTPUT_SCHEMA, unexpected_field_behavior="ignore"
-                        ),
-                    )
-                    for batch in reader:
-                        table, served, block_errors = flatten_user_recommendations(batch)
-                        errors += block_errors
-                        users += served
-                        rows += table.num_rows
-                        buffer = io.BytesIO()
-                        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-                        copy.write(buffer.getbuffer())
-        conn.execute(
-            compose(
-                "cache/user_recommendations_finish.sql",
-                table=(schema, snapshot),
-                primary_key=f"{snapshot}_pkey",
-            )
-        )
-    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, snapshot)))
-    return LoadResult(load_id=load_id, snapshot_table=snapshot, rows=rows, keys=users, errors=errors)
+def _copy_output(
+    conn, s3: S3Hook, bucket: str, keys: list[str], layout: Layout, table: tuple[str, str]
+) -> tuple[int, int, int]:
+    """Stream each output file through parse, flatten and binary encoding into one COPY.
+
+    Download, parsing and the COPY run in three threads joined by small queues, so the server
+    never waits for the client and memory holds a few blocks whatever the number of rows.
+    """
+    counts = [0, 0, 0]  # rows, keys served, error lines
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE)").format(
+        sql.Identifier(*table), sql.SQL(", ").join(map(sql.Identifier, layout.columns))
+    )
+
+    def encoded() -> Iterator[memoryview]:
+        for key in keys:
+            body = s3.get_key(key, bucket_name=bucket).get()["Body"]
+            for block in _line_blocks(_in_background(_chunks(body))):
+                for batch in _parse_block(block, layout.schema).to_batches():
+                    flat, served, errors = flatten_output(batch, layout)
+                    counts[0] += flat.num_rows
+                    counts[1] += served
+                    counts[2] += errors
+                    if flat.num_rows:
+                        yield memoryview(encode_copy_binary(flat))
+
+    with conn.cursor().copy(copy_sql) as copy:
+        copy.write(COPY_BINARY_HEADER)
+        for buffer in _in_background(encoded()):
+            copy.write(buffer)
+        copy.write(COPY_BINARY_TRAILER)
+    return counts[0], counts[1], counts[2]
+
+
+def _chunks(body) -> Iterator[bytes]:
+    while chunk := body.read(BLOCK_BYTES):
+        yield chunk
+
+
+def _line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Regroup byte chunks into blocks that end at a line break (the last one may not)."""
+    rest = b""
+    for chunk in chunks:
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest += chunk
+            continue
+        yield rest + chunk[: cut + 1]
+        rest = chunk[cut + 1 :]
+    if rest.strip():
+        yield rest
+
+
+def _parse_block(block: bytes, schema: pa.Schema) -> pa.Table:
+    return pa_json.read_json(
+        pa.BufferReader(block),
+        parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+    )
+
+
+def _in_background(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run an iterator in a thread, at most ``depth`` items ahead; its errors re-raise here."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((item, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((done, None))
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            queue.put((done, error))
+        finally:
+            if hasattr(items, "close"):  # stops a nested background iterator too
+                items.close()
+
+    thread = threading.Thread(target=produce, daemon=True, name="cache-load")
+    thread.start()
+    try:
+        while True:
+            item, error = queue.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
+        thread.join()
+
+
+COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+COPY_BINARY_TRAILER = struct.pack(">h", -1)
+
+
+def _packed(n: int, fields: list[tuple[str, Any]]) -> pa.Array:
+    """A binary array whose every value is the same big-endian fields, packed (numpy, no row loop)."""
+    dtype = np.dtype([(f"f{i}", kind) for i, (kind, _) in enumerate(fields)])
+    packed = np.empty(n, dtype)
+    for i, (_, values) in enumerate(fields):
+        packed[f"f{i}"] = values
+    offsets = np.arange(0, (n + 1) * dtype.itemsize, dtype.itemsize, dtype=np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(packed)])
+
+
+def encode_copy_binary(table: pa.Table) -> pa.Buffer:
+    """Rows of text, int16 and float8 columns in PostgreSQL's binary COPY format (no header).
+
+    Each row is the field count, then per field its byte length (-1 for null) and value. The
+    fixed-width parts are packed with numpy and joined with the text values by one Arrow kernel,
+    so the server skips text parsing and Python never touches a row.
+    """
+    n = table.num_rows
+    pieces: list[pa.Array] = []
+    fixed: list[tuple[str, Any]] = [(">i2", table.num_columns)]
+    for column in table.columns:
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+            values = pc.cast(column, pa.binary())
+            lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False)
+            pieces += [_packed(n, [*fixed, (">i4", lengths)]), pc.fill_null(values, b"")]
+            fixed = []
+        elif column.type == pa.int16() and not column.null_count:
+            fixed += [(">i4", 2), (">i2", column.to_numpy())]
+        elif column.type == pa.float64():
+            if fixed:
+                pieces.append(_packed(n, fixed))
+                fixed = []
+            value = _packed(n, [(">i4", 8), (">f8", pc.fill_null(column, 0.0).to_numpy())])
+            if column.null_count:
+                value = pc.if_else(pc.is_valid(column), value, _packed(n, [(">i4", -1)]))
+            pieces.append(value)
+        else:
+            raise TypeError(f"no binary COPY encoding for {column.type} (with {column.null_count} nulls)")
+    if fixed:
+        pieces.append(_packed(n, fixed))
+    rows = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.binary()))
+    offsets = np.frombuffer(rows.buffers()[1], np.int32)[rows.offset : rows.offset + len(rows) + 1]
+    return rows.buffers()[2][int(offsets[0]) : int(offsets[-1])]
 
 
 def _drop_old_snapshots(conn, schema: str, cache_name: str, keep: int) -> None:
@@ -224,3 +538,31 @@ def rollback(*, db_conn_id: str, schema: str, cache_name: str) -> int:
         )
     log.info("Cache %s.%s rolled back to load %d (%s)", schema, cache_name, target_id, table)
     return target_id
+
+
+def create_lookup_function(
+    *,
+    db_conn_id: str,
+    schema: str,
+    user_cache: str,
+    popular_cache: str,
+    function_name: str = "recommendations_for",
+) -> str:
+    """(Re)create ``<schema>.<function_name>(p_user_id, p_limit)``: personalized rows, else popular ones.
+
+    The body is one SELECT so PostgreSQL inlines it into the caller's query, and the user lookup is
+    an equality on the snapshot's primary key. Returns the function's qualified name.
+    """
+    with connect(db_conn_id) as conn, conn.transaction():
+        conn.execute(compose("cache/setup.sql", schema=schema))
+        body = compose(
+            "cache/lookup_body.sql", user_cache=(schema, user_cache), popular=(schema, popular_cache)
+        )
+        # The views may not exist yet on a fresh database; they are resolved at call time.
+        conn.execute("SET LOCAL check_function_bodies = off")
+        conn.execute(
+            sql.SQL(read_sql("cache/lookup_function.sql")).format(
+                function=sql.Identifier(schema, function_name), body=sql.Literal(body.as_string(conn))
+            )
+        )
+    return f"{schema}.{function_name}"

@@ -1,1 +1,0 @@
-ALTER TABLE {table} ADD CONSTRAINT {primary_key} PRIMARY KEY (user_id, rank)
