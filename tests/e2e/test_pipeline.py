@@ -277,7 +277,8 @@ def test_weekly_update_trains_with_update_where_the_recipe_allows(regression_run
 def test_dry_run_changes_nothing(regression_run, pipeline, aws_clients):
     personalize = aws_clients("personalize")
     before = _import_jobs(personalize)
-    run = _dag("personalize_retrain_full").test(logical_date=RUN_AT[MONTHS[2]], run_conf={**FAST, "dry_run": True})
+    dag = _dag("personalize_retrain_full")
+    run = dag.test(logical_date=RUN_AT[MONTHS[2]], run_conf={**FAST, "dry_run": True})
     states = _states(run)
     assert str(run.state) == "success"
     assert states["plan"] == "success"
