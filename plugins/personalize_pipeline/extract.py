@@ -2,10 +2,10 @@
 Stream query results from PostgreSQL to CSV objects in S3, validating them on the way.
 
 One pass: the ``COPY … TO STDOUT`` loop cuts the rows into blocks, and two threads take each
-block as it is made, one uploading it as a part of an S3 multipart upload, the other feeding it
-to pyarrow's streaming CSV reader for validation. The export then takes about as long as the
-COPY alone rather than COPY + validation + upload, and memory is the few blocks in flight
-(bounded queues) whatever the row count. Nothing is written to local disk.
+block as it is made, one uploading it as a part of an S3 multipart upload, the other validating
+it (pyarrow, whole records at a time). The three overlap instead of running one after the other,
+and memory is the few blocks in flight (bounded queues) whatever the row count. Nothing is
+written to local disk.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PART_BYTES = 8 << 20  # S3 parts must be 5 MiB or more (all but the last); also the unit handed on
 QUEUED_BLOCKS = 2  # per consumer: how far the COPY may run ahead of the upload or the validation
+VALIDATE_BYTES = 2 << 20  # parsed at once by the validation; small, so its buffers stay small
 
 
 def copy_query_blocks(
@@ -46,18 +47,19 @@ def copy_query_blocks(
         sql.SQL(read_sql(query_file))
     )
     with connect(db_conn_id) as conn, conn.cursor() as cur:
-        with cur.copy(statement.as_string(conn), params or None) as copy:
-            buffer = bytearray()
+        query = statement.as_string(conn)
+        buffer = bytearray()
+        with cur.copy(query, params or None) as copy:
             for chunk in copy:
                 buffer += chunk
                 if len(buffer) >= block_bytes:
                     yield bytes(buffer)
                     buffer.clear()
-            yield bytes(buffer)
+        yield bytes(buffer)
 
 
 class BlockStream:
-    """A read-only binary file fed with blocks by another thread: what pyarrow's CSV reader reads.
+    """A read-only binary file fed with blocks by another thread: what the validation reads.
 
     ``put`` waits while ``maxsize`` blocks are queued, which bounds memory, so the reader must
     read to the end (``drain``) even when it stops early, or the writer would wait forever.
@@ -78,7 +80,7 @@ class BlockStream:
         return True
 
     def read_buffer(self, size: int | None = -1) -> memoryview:
-        """Up to ``size`` bytes of the current block, without copying (pyarrow prefers this to read).
+        """Up to ``size`` bytes of the current block, without copying (preferred to ``read``).
 
         A read stops at the end of a block; an empty result means the end of the stream.
         """
@@ -102,7 +104,7 @@ class BlockStream:
             self._eof = self._queue.get() is None
 
     def close(self) -> None:
-        """pyarrow closes its input when done; the writer still owns the stream."""
+        """Nothing to release: the writer owns the stream."""
 
 
 class MultipartUpload(threading.Thread):
@@ -235,7 +237,12 @@ def export_dataset_to_s3(
     def validate() -> None:
         try:
             outcome["report"] = validate_csv(
-                stream, s3_uri, spec, allowed_event_types=allowed_event_types, check_minimums=check_minimums
+                stream,
+                s3_uri,
+                spec,
+                allowed_event_types=allowed_event_types,
+                check_minimums=check_minimums,
+                block_size=VALIDATE_BYTES,
             )
         except BaseException as error:  # raised on the caller's thread below
             outcome["error"] = error

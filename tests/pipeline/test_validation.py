@@ -7,7 +7,7 @@ import pytest
 from personalize_pipeline.config import load_config
 from personalize_pipeline.validation import DatasetValidationError, validate_csv
 
-INTERACTIONS, ITEMS, _USERS = load_config().dataset_specs()
+INTERACTIONS, ITEMS, USERS = load_config().dataset_specs()
 
 URI = "s3://bucket/run/interactions.csv"
 
@@ -91,3 +91,19 @@ def test_unreadable_csv_is_a_problem_not_a_crash(tmp_path):
     path.write_text("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\nU1,I1,view,1,extra,cells\n")
     report = validate_csv(str(path), URI, INTERACTIONS)
     assert "unreadable CSV" in report.problems
+
+
+def test_duplicates_are_found_within_and_across_blocks(tmp_path):
+    lines = [f"U{i},de,25-34" for i in range(400)] + ["U3,de,25-34", "U399,fr,35-44", "U399,fr,35-44"]
+    header = ",".join(USERS.columns)
+    report = validate_csv(_write(tmp_path, lines, header=header), URI, USERS, block_size=1024)
+    assert report.problems["duplicate USER_ID"] == ["line 402: 'U3'", "line 403: 'U399'", "line 404: 'U399'"]
+    assert report.stats["distinct_ids"] == 400
+
+
+def test_a_quoted_newline_across_a_block_boundary_is_one_value(tmp_path):
+    rows = _interactions()
+    rows[161] = '"U1xxxxxxx",I1,"vi\new",1700000000'  # its quoted newline is the last one before byte 4096
+    report = _problems(tmp_path, rows, allowed_event_types={"view", "purchase"})
+    assert report.rows == 1200
+    assert report.problems["unknown EVENT_TYPE"] == ["line 163: 'vi\\new'"]
