@@ -114,7 +114,9 @@ def _phase(name: str, workdir: Path) -> dict:
     elif name == "bare_copy_from":
         import pyarrow.csv as pa_csv
 
-        from personalize_pipeline.cache import USER_OUTPUT_SCHEMA, flatten_user_recommendations
+        from personalize_pipeline.cache import LAYOUTS, flatten_output
+
+        layout = LAYOUTS["USER_PERSONALIZATION"]
 
         csv_path = workdir / "rows.csv"
         if not csv_path.exists():  # the same rows the cache load writes, prepared outside the timing
@@ -122,9 +124,9 @@ def _phase(name: str, workdir: Path) -> dict:
 
             table = pa_json.read_json(
                 workdir / "users.json.out",
-                parse_options=pa_json.ParseOptions(explicit_schema=USER_OUTPUT_SCHEMA),
+                parse_options=pa_json.ParseOptions(explicit_schema=layout.schema),
             )
-            flat, _, _ = flatten_user_recommendations(table.combine_chunks().to_batches()[0])
+            flat, _, _ = flatten_output(table.combine_chunks().to_batches()[0], layout)
             pa_csv.write_csv(flat, csv_path, pa_csv.WriteOptions(include_header=False))
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
@@ -141,7 +143,7 @@ def _phase(name: str, workdir: Path) -> dict:
         import boto3
 
         from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
-        from personalize_pipeline.cache import load_user_recommendations
+        from personalize_pipeline.cache import load_batch_output
 
         s3 = boto3.client(
             "s3",
@@ -152,8 +154,9 @@ def _phase(name: str, workdir: Path) -> dict:
         )
         s3.upload_file(str(workdir / "users.json.out"), bucket, "bench/out/users.json.out")
         started = time.perf_counter()
-        loaded = load_user_recommendations(
+        loaded = load_batch_output(
             db_conn_id="store_db",
+            recipe_type="USER_PERSONALIZATION",
             aws_conn_id="aws_default",
             output_uri=f"s3://{bucket}/bench/out/",
             schema="bench_cache",

@@ -89,7 +89,6 @@ LAYOUTS: dict[str, Layout] = {
         "cache/user_segments_table.sql",
     ),
 }
-USER_OUTPUT_SCHEMA = LAYOUTS["USER_PERSONALIZATION"].schema
 FALLBACK_KINDS = ("popular", "trending")
 FALLBACK_COLUMNS = ("rank", "item_id", "score")
 _LINEAGE_DEFAULTS: dict[str, Any] = {
@@ -154,11 +153,6 @@ def _flat_scores(scores: pa.Array, items: pa.Array, parents: np.ndarray, ranks: 
     return pc.take(pc.list_flatten(scores), index)
 
 
-def flatten_user_recommendations(batch: pa.RecordBatch) -> tuple[pa.Table, int, int]:
-    """User-personalization output as (user_id, rank, item_id, score) rows."""
-    return flatten_output(batch, LAYOUTS["USER_PERSONALIZATION"])
-
-
 def _output_keys(s3: S3Hook, output_uri: str) -> list[str]:
     bucket, prefix = split_s3_uri(output_uri)
     keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or [] if k.endswith(".out")]
@@ -200,29 +194,6 @@ def load_batch_output(
         table_sql=layout.table_sql,
         key_columns=layout.columns[:2],
         fill=fill,
-    )
-
-
-def load_user_recommendations(
-    *,
-    db_conn_id: str,
-    aws_conn_id: str | None,
-    output_uri: str,
-    schema: str,
-    cache_name: str,
-    keep_snapshots: int = 3,
-    lineage: dict[str, Any],
-) -> LoadResult:
-    """User-personalization output (kept for existing callers of the first cache)."""
-    return load_batch_output(
-        db_conn_id=db_conn_id,
-        aws_conn_id=aws_conn_id,
-        output_uri=output_uri,
-        schema=schema,
-        cache_name=cache_name,
-        recipe_type="USER_PERSONALIZATION",
-        keep_snapshots=keep_snapshots,
-        lineage=lineage,
     )
 
 

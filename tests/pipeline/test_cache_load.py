@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from personalize_pipeline.cache import load_user_recommendations, rollback
+from personalize_pipeline.cache import load_batch_output, rollback
 
 SCHEMA = "cache_tests"
 LINEAGE = {"dag_id": "tests", "run_id": "r", "batch_job_arn": "arn:job", "solution_version_arn": "arn:sv"}
@@ -35,12 +35,13 @@ def put(pipeline_env, aws_clients):
 
 
 def _load(uri: str, cache: str):
-    return load_user_recommendations(
+    return load_batch_output(
         db_conn_id="store_db",
         aws_conn_id="aws_default",
         output_uri=uri,
         schema=SCHEMA,
         cache_name=cache,
+        recipe_type="USER_PERSONALIZATION",
         lineage=LINEAGE,
     )
 
