@@ -34,18 +34,15 @@ QUEUED_BLOCKS = 2  # per consumer: how far the COPY may run ahead of the upload 
 VALIDATE_BYTES = 2 << 20  # parsed at once by the validation; small, so its buffers stay small
 
 
-def copy_query_blocks(
-    db_conn_id: str, query_file: str, params: dict[str, Any], block_bytes: int = PART_BYTES
+def copy_blocks(
+    db_conn_id: str, statement: sql.Composable, params: dict[str, Any], block_bytes: int = PART_BYTES
 ) -> Iterator[bytes]:
-    """Yield ``COPY (<query>) TO STDOUT`` as CSV with a header, in blocks of ``block_bytes`` or more.
+    """Yield the output of a ``COPY … TO STDOUT`` statement in blocks of ``block_bytes`` or more.
 
     Only the last block is shorter (it may be empty). Blocks end anywhere, not at row ends: their
     consumers are a byte stream and an S3 upload. The COPY hands rows over one at a time, so the
     per-row work is one append; everything else runs once per block.
     """
-    statement = sql.SQL("COPY (\n{}\n) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-        sql.SQL(read_sql(query_file))
-    )
     with connect(db_conn_id) as conn, conn.cursor() as cur:
         query = statement.as_string(conn)
         buffer = bytearray()
@@ -56,6 +53,41 @@ def copy_query_blocks(
                     yield bytes(buffer)
                     buffer.clear()
         yield bytes(buffer)
+
+
+def copy_query_blocks(
+    db_conn_id: str, query_file: str, params: dict[str, Any], block_bytes: int = PART_BYTES
+) -> Iterator[bytes]:
+    """``COPY (<include/sql/query_file>) TO STDOUT`` as CSV with a header, in blocks (see copy_blocks)."""
+    statement = sql.SQL("COPY (\n{}\n) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
+        sql.SQL(read_sql(query_file))
+    )
+    return copy_blocks(db_conn_id, statement, params, block_bytes)
+
+
+def copy_to_s3(
+    *,
+    db_conn_id: str,
+    aws_conn_id: str | None,
+    statement: sql.Composable,
+    params: dict[str, Any],
+    s3_uri: str,
+) -> int:
+    """Stream a ``COPY … TO STDOUT`` statement's output to one S3 object; returns its line count."""
+    bucket, key = split_s3_uri(s3_uri)
+    s3 = S3Hook(aws_conn_id=aws_conn_id)
+    upload = MultipartUpload(s3.get_conn(), bucket, key, extra_args=s3.extra_args)
+    upload.start()
+    lines = 0
+    try:
+        for block in copy_blocks(db_conn_id, statement, params):
+            lines += block.count(b"\n")
+            upload.put(block)
+    except BaseException:
+        upload.abort()
+        raise
+    upload.finish()
+    return lines
 
 
 class BlockStream:
