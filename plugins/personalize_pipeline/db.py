@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 from airflow.sdk import BaseHook
+from psycopg import sql
 
 
 def connect(conn_id: str, *, autocommit: bool = False) -> psycopg.Connection:
@@ -21,3 +22,9 @@ def connect(conn_id: str, *, autocommit: bool = False) -> psycopg.Connection:
     if "sslmode" in extra:
         params["sslmode"] = extra["sslmode"]
     return psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=autocommit)
+
+
+def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    """For readers, which create nothing: before the first write there is simply nothing to read."""
+    name = sql.Identifier(schema, table).as_string(conn)
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]

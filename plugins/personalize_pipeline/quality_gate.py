@@ -16,11 +16,10 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from personalize_pipeline.config import GateConfig
-from personalize_pipeline.db import connect
+from personalize_pipeline.db import connect, table_exists
 from personalize_pipeline.sql_files import compose
 
 log = logging.getLogger(__name__)
@@ -214,16 +213,10 @@ def record_and_judge(
     return result
 
 
-def _table_exists(conn, schema: str) -> bool:
-    """Readers do not create anything: before the first decision there is simply no history."""
-    name = sql.Identifier(schema, TABLE).as_string(conn)
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-
-
 def live_version(*, db_conn_id: str, schema: str, solution: str) -> tuple[str, dict[str, float]] | None:
     """The solution's latest promoted version and its metrics; None before the first promotion."""
     with connect(db_conn_id) as conn:
-        if not _table_exists(conn, schema):
+        if not table_exists(conn, schema, TABLE):
             return None
         row = conn.execute(
             compose("gate/live_version.sql", schema=schema), {"solution": solution, "exclude_arn": None}
@@ -241,7 +234,7 @@ def _plain(value: Any) -> Any:
 def metrics_history(*, db_conn_id: str, schema: str, solution: str) -> list[dict]:
     """Every gated version of the solution with its metrics and decision, the most recent decision first."""
     with connect(db_conn_id) as conn:
-        if not _table_exists(conn, schema):
+        if not table_exists(conn, schema, TABLE):
             return []
         cursor = conn.execute(compose("gate/history.sql", schema=schema), {"solution": solution})
         names = [column.name for column in cursor.description]
