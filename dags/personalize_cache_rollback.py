@@ -13,6 +13,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from personalize_pipeline.config import load_config
+from personalize_pipeline.notifications import run_notifiers
 
 cfg = load_config()
 CACHES = [s.output.cache_table for s in cfg.solutions.values() if s.output] + [
@@ -38,6 +39,8 @@ with DAG(
         "cache_schema": Param(cfg.cache_schema, type="string", pattern=r"^[a-z_][a-z0-9_]*$"),
     },
     default_args=cfg.default_args(),
+    on_success_callback=run_notifiers(cfg, "success"),
+    on_failure_callback=run_notifiers(cfg, "failure"),
     doc_md=__doc__,
     tags=["personalize", "cache"],
 ):

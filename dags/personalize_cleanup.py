@@ -18,6 +18,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from personalize_pipeline.config import load_config
+from personalize_pipeline.notifications import run_notifiers
 from personalize_provider.operators.personalize_cleanup import PersonalizeCleanupSolutionVersionsOperator
 
 cfg = load_config()
@@ -68,6 +69,8 @@ with DAG(
     max_active_runs=1,
     params={"dry_run": Param(False, type="boolean", description="Only log what would be removed.")},
     default_args=cfg.default_args(),
+    on_success_callback=run_notifiers(cfg, "success"),
+    on_failure_callback=run_notifiers(cfg, "failure"),
     doc_md=__doc__,
     tags=["personalize", "cleanup"],
 ) as dag:

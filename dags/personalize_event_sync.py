@@ -37,6 +37,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from personalize_pipeline.config import load_config
+from personalize_pipeline.notifications import run_notifiers
 from personalize_provider.operators.personalize import (
     PersonalizeCreateDatasetGroupOperator,
     PersonalizeCreateEventTrackerOperator,
@@ -65,6 +66,8 @@ with DAG(
         ),
     },
     default_args=cfg.default_args(),
+    on_success_callback=run_notifiers(cfg, "success"),
+    on_failure_callback=run_notifiers(cfg, "failure"),
     doc_md=__doc__,
     tags=["personalize", "event-sync"],
 ) as dag:

@@ -20,6 +20,7 @@ from airflow.sdk import DAG, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from personalize_pipeline.config import load_config
+from personalize_pipeline.notifications import run_notifiers
 
 cfg = load_config()
 
@@ -63,6 +64,8 @@ with DAG(
     catchup=True,
     max_active_runs=2,
     default_args=cfg.default_args(),
+    on_success_callback=run_notifiers(cfg, "success"),
+    on_failure_callback=run_notifiers(cfg, "failure"),
     doc_md=__doc__,
     tags=["personalize", "export"],
 ) as dag:

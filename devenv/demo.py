@@ -73,8 +73,8 @@ def run(size: str, use_real_aws: bool) -> int:
         if str(full.state) != "success":
             print("The run failed; see the task logs above.", file=sys.stderr)
             return 1
-        _print_gate_decisions(db_url, cfg, full.run_id)
-        _print_cache_summary(db_url, cfg)
+        _print_run_report(full, cfg)
+        _print_customer_example(db_url, cfg)
     print(f"Total {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -145,35 +145,26 @@ def _print_task_times(dag_run) -> None:
             print(f"    {ti.task_id:<32} {str(ti.state):<10} {took:7.1f} s")
 
 
-def _print_gate_decisions(db_url: str, cfg, run_id: str) -> None:
-    import psycopg
-    from psycopg import sql
+def _print_run_report(dag_run, cfg) -> None:
+    """What the run's own report task found: the gate's decisions and every cache's live load."""
+    from personalize_pipeline.notifications import gate_message
 
-    query = sql.SQL(
-        "SELECT solution, decision, reasons::text FROM {}.solution_metrics WHERE run_id = %s ORDER BY 1"
-    ).format(sql.Identifier(cfg.cache_schema))
-    with psycopg.connect(db_url) as conn:
-        rows = conn.execute(query, (run_id,)).fetchall()
-    print("Quality gate:")
-    for solution, decision, reasons in rows:
-        print(f"  {solution:<22} {decision:<10} {reasons}")
+    report = dag_run.get_task_instance("report").xcom_pull(task_ids="report")
+    print(gate_message(report["decisions"]))
+    print(f"Caches in {cfg.cache_schema} (live load):")
+    for cache in report["caches"]:
+        print(
+            f"  {cache['cache_name']:<24} {cache['row_count']:>9,} rows {cache['key_count'] or 0:>7,} keys"
+            f"   load {cache['load_id']}"
+        )
 
 
-def _print_cache_summary(db_url: str, cfg) -> None:
+def _print_customer_example(db_url: str, cfg) -> None:
     import psycopg
     from psycopg import sql
 
     schema = sql.Identifier(cfg.cache_schema)
     with psycopg.connect(db_url) as conn:
-        live = conn.execute(
-            sql.SQL(
-                "SELECT cache_name, row_count, key_count, load_id FROM {}.cache_loads "
-                "WHERE status = 'live' ORDER BY cache_name"
-            ).format(schema)
-        ).fetchall()
-        print(f"Caches in {cfg.cache_schema} (live load):")
-        for name, rows, keys, load_id in live:
-            print(f"  {name:<24} {rows:>9,} rows {keys or 0:>7,} keys   load {load_id}")
         customer = conn.execute(
             "SELECT o.customer_id FROM store.orders o GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
         ).fetchone()[0]

@@ -5,8 +5,7 @@ SNS notifications for pipeline runs, through the Amazon provider's notifier and 
 ``run_notifiers(cfg, "success")`` and ``run_notifiers(cfg, "failure")`` as DAG callbacks; building
 them touches neither the network nor a database, so they are safe at parse time. When the callback
 runs, the message names the DAG, the run and its state, plus the failed tasks and the quality
-gate's decisions when the run's context can tell them. The report task publishes its own
-summary with :func:`publish` and :func:`gate_message`.
+gate's decisions when the run's context can tell them: one message per run, whatever the outcome.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
 from personalize_pipeline.config import PipelineConfig
@@ -143,14 +141,3 @@ def run_notifiers(config: PipelineConfig, event: Event) -> list:
         )
     ]
 
-
-def publish(config: PipelineConfig, subject: str, message: str) -> str | None:
-    """Publish to the configured topic; the SNS message id, or None (nothing sent) when no topic is set."""
-    topic = config.notifications.sns_topic_arn
-    if topic is None:
-        log.info("No notifications.sns_topic_arn configured; not publishing %r", subject)
-        return None
-    hook = SnsHook(aws_conn_id=config.connections.aws, region_name=topic_region(topic))
-    response = hook.publish_to_target(target_arn=topic, message=message, subject=subject_line(subject))
-    log.info("Published %r to %s (message %s)", subject, topic, response["MessageId"])
-    return response["MessageId"]

@@ -22,6 +22,7 @@ from airflow.sdk import DAG, Param, TaskGroup, chain, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from personalize_pipeline.config import PipelineConfig
+from personalize_pipeline.notifications import run_notifiers
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchInferenceJobOperator,
     PersonalizeCreateBatchSegmentJobOperator,
@@ -163,8 +164,8 @@ def record_imports(import_plan: dict, import_job_arns: list[str] | None, dag_run
 
 @task.short_circuit(ignore_downstream_trigger_rules=False)
 def selected(solution: str, params: dict) -> bool:
-    """Train this solution only if the run asked for it (and is not a dry run)."""
-    return solution in params["solutions"] and not params["dry_run"]
+    """Train this solution only if the run asked for it (a dry run has stopped before this)."""
+    return solution in params["solutions"]
 
 
 @task
@@ -328,21 +329,23 @@ def lookup_function() -> str:
 
 
 @task(trigger_rule="all_done")
-def report(ti=None, dag_run=None) -> dict:
-    """The run's outcome in one place: each gate decision and each cache's live rows (log and SNS)."""
+def report(ti=None) -> dict:
+    """The run's outcome in one place: each gate decision and each cache's live load.
+
+    The DAG's SNS notifier sends the same gate decisions; this is the log's copy and the XCom a
+    caller (the demo) reads.
+    """
     from personalize_pipeline.config import load_config
-    from personalize_pipeline.notifications import gate_message, publish
-    from personalize_pipeline.reporting import cache_counts
+    from personalize_pipeline.notifications import gate_message
+    from personalize_pipeline.reporting import live_caches
 
     cfg = load_config()
     decisions = [d for name in cfg.solutions if (d := ti.xcom_pull(task_ids=f"{name}.gate")) is not None]
-    counts = cache_counts(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
-    message = gate_message(decisions)
-    lines = [message, "", "Caches (live rows):"] + [f"  {name}: {rows:,}" for name, rows in counts.items()]
-    text = "\n".join(lines)
-    print(text)
-    publish(cfg, f"Personalize {dag_run.dag_id}: {len(decisions)} gate decision(s)", text)
-    return {"decisions": decisions, "caches": counts}
+    caches = live_caches(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
+    lines = [gate_message(decisions), "", "Caches (live load):"]
+    lines += [f"  {c['cache_name']}: {c['row_count']:,} rows, {c['key_count']:,} keys" for c in caches]
+    print("\n".join(lines))
+    return {"decisions": decisions, "caches": caches}
 
 
 @task(trigger_rule="one_failed")
@@ -360,8 +363,6 @@ def build_retrain_dag(
     cfg: PipelineConfig, *, dag_id: str, mode: str, schedule: str | None, doc_md: str
 ) -> DAG:
     """The FULL (monthly) or UPDATE (weekly) retraining DAG for every configured solution."""
-    from personalize_pipeline.notifications import run_notifiers
-
     import_mode = "FULL" if mode == "FULL" else "INCREMENTAL"
     aws = {"aws_conn_id": cfg.connections.aws, "waiter_delay": POLL, "deferrable": True}
     with DAG(

@@ -12,7 +12,6 @@ from personalize_pipeline.config import NotificationsConfig, load_config
 from personalize_pipeline.notifications import (
     RunNotifier,
     gate_message,
-    publish,
     run_notifiers,
     subject_line,
 )
@@ -89,10 +88,6 @@ def test_building_notifiers_needs_no_connection():
     assert notifier.region_name == "eu-west-1"
 
 
-def test_publish_without_topic_sends_nothing(pipeline_env):
-    assert publish(_config(None), "subject", "message") is None
-
-
 def test_subject_line_fits_sns_rules():
     assert subject_line("Personalize  dag\nfailed — run") == "Personalize dag failed run"
     long = subject_line("x" * 150)
@@ -112,16 +107,6 @@ def test_gate_message_lists_each_decision():
         "- user-personalization: promoted — ndcg@10 0.2000 is 5.3% above live 0.1900 (tolerance 5%)",
     ]
     assert gate_message([]) == "Quality gate: no decisions in this run."
-
-
-def test_publish_reaches_a_subscribed_queue(subscribed):
-    topic, received = subscribed
-    message = gate_message([_decision("similar-items", False, 0.0412, 0.0453)])
-    message_id = publish(_config(topic), "Personalize gate report", message)
-    (envelope,) = received()
-    assert envelope["MessageId"] == message_id
-    assert envelope["Subject"] == "Personalize gate report"
-    assert envelope["Message"] == message
 
 
 def test_failure_notifier_with_a_minimal_context_names_dag_run_and_state(subscribed):
