@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 import pendulum
@@ -36,6 +37,7 @@ from personalize_provider.operators.personalize import (
     PersonalizeCreateSolutionVersionOperator,
 )
 
+log = logging.getLogger(__name__)
 POLL = "{{ params.poll_seconds }}"
 
 
@@ -124,7 +126,7 @@ def plan(import_mode: str, params: dict, data_interval_end=None) -> dict:
     except DatasetValidationError as error:
         raise AirflowFailException(str(error)) from error
     if params["dry_run"]:
-        print("Dry run: this run would import\n" + json.dumps(result, indent=2))
+        log.info("Dry run: this run would import\n%s", json.dumps(result, indent=2))
     return result
 
 
@@ -180,10 +182,10 @@ def training_mode(solution: str, solution_arn: str, params: dict) -> str:
         hook = PersonalizeHook(aws_conn_id=cfg.connections.aws)
         versions = hook.iter_list("list_solution_versions", "solutionVersions", solutionArn=solution_arn)
         if not any(v["status"] == "ACTIVE" for v in versions):
-            print(f"{solution}: no ACTIVE version to update yet; training FULL")
+            log.info("%s: no ACTIVE version to update yet; training FULL", solution)
             mode = "FULL"
     elif params["training_mode"] == "UPDATE":
-        print(f"{solution}: recipe {cfg.solutions[solution].recipe} cannot UPDATE; training FULL")
+        log.info("%s: recipe %s cannot UPDATE; training FULL", solution, cfg.solutions[solution].recipe)
     return mode
 
 
@@ -344,7 +346,7 @@ def report(ti=None) -> dict:
     caches = live_caches(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
     lines = [gate_message(decisions), "", "Caches (live load):"]
     lines += [f"  {c['cache_name']}: {c['row_count']:,} rows, {c['key_count']:,} keys" for c in caches]
-    print("\n".join(lines))
+    log.info("\n".join(lines))
     return {"decisions": decisions, "caches": caches}
 
 
