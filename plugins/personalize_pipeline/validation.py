@@ -272,67 +272,87 @@ def _check_block(
     allowed_event_types: set[str] | None,
     event_types: Counter,
 ) -> None:
+    """Check one block. Each check first screens the whole column with one cheap kernel (a byte
+    length min/max, a cast) and builds per-row masks only when the screen finds something, so a
+    clean block costs a few passes over its buffers."""
     for name in batch.schema.names:
         if name not in fields:
             continue
         column = batch.column(name)
         base, nullable = _base_type(fields[name]["type"])
-        empty = pc.equal(pc.utf8_length(column), 0)
-        if not nullable:
-            _report_rows(report, f"empty {name}", empty, column, first_line)
-        if name in ("USER_ID", "ITEM_ID"):
-            _report_rows(
-                report,
-                f"{name} longer than {MAX_ID_CHARS} characters",
-                pc.greater(pc.utf8_length(column), MAX_ID_CHARS),
-                column,
-                first_line,
-            )
-        elif base == "string" and fields[name].get("categorical"):
-            _report_rows(
-                report,
-                f"{name} longer than {MAX_CATEGORICAL_CHARS} characters",
-                pc.greater(pc.utf8_length(column), MAX_CATEGORICAL_CHARS),
-                column,
-                first_line,
-            )
+        byte_lengths = pc.binary_length(column)
+        shortest, longest = _min_max(byte_lengths)
+        if not nullable and shortest == 0:
+            _report_rows(report, f"empty {name}", pc.equal(byte_lengths, 0), column, first_line)
+        limit = (
+            MAX_ID_CHARS
+            if name in ("USER_ID", "ITEM_ID")
+            else MAX_CATEGORICAL_CHARS
+            if base == "string" and fields[name].get("categorical")
+            else None
+        )
+        if limit is not None and longest > limit:  # a character is one or more bytes
+            too_long = pc.greater(pc.utf8_length(column), limit)
+            _report_rows(report, f"{name} longer than {limit} characters", too_long, column, first_line)
         if base in ("int", "long", "float", "double"):
-            _check_numbers(report, name, base, column, empty, first_line)
+            _check_numbers(report, name, base, column, shortest == 0, first_line)
         if name == "EVENT_TYPE":
-            counts = pc.value_counts(column)  # a few event types: per-type Python work is cheap
-            event_types.update(
-                dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
-            )
-            if allowed_event_types is not None:
-                unknown = pc.invert(pc.is_in(column, value_set=pa.array(sorted(allowed_event_types))))
-                _report_rows(report, "unknown EVENT_TYPE", unknown, column, first_line)
+            _count_event_types(report, column, first_line, allowed_event_types, event_types)
+
+
+def _min_max(values: pa.Array) -> tuple[Any, Any]:
+    bounds = pc.min_max(values)
+    return bounds["min"].as_py(), bounds["max"].as_py()
+
+
+def _count_event_types(
+    report: ValidationReport,
+    column: pa.Array,
+    first_line: int,
+    allowed_event_types: set[str] | None,
+    event_types: Counter,
+) -> None:
+    """Tally event types (a handful of distinct values) and name rows with unknown ones."""
+    encoded = pc.dictionary_encode(column)
+    names = encoded.dictionary.to_pylist()
+    counts = np.bincount(encoded.indices.to_numpy(zero_copy_only=False), minlength=len(names))
+    event_types.update(dict(zip(names, counts.tolist(), strict=True)))
+    if allowed_event_types is not None:
+        unknown = [code for code, value in enumerate(names) if value not in allowed_event_types]
+        if unknown:
+            mask = pc.is_in(encoded.indices, value_set=pa.array(unknown, encoded.indices.type))
+            _report_rows(report, "unknown EVENT_TYPE", mask, column, first_line)
 
 
 def _check_numbers(
-    report: ValidationReport, name: str, base: str, column: pa.Array, empty: pa.Array, first_line: int
+    report: ValidationReport, name: str, base: str, column: pa.Array, has_empty: bool, first_line: int
 ) -> None:
-    text = pc.if_else(empty, None, column)
-    pattern = r"^-?\d+$" if base in ("int", "long") else r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
-    bad = pc.and_(
-        pc.invert(pc.fill_null(pc.match_substring_regex(text, pattern), True)), pc.invert(pc.is_null(text))
-    )
-    _report_rows(report, f"{name} is not a {base}", bad, column, first_line)
-    if name in ("TIMESTAMP", "CREATION_TIMESTAMP"):
+    text = pc.if_else(pc.equal(pc.binary_length(column), 0), None, column) if has_empty else column
+    integral = base in ("int", "long")
+    try:  # the screen: one cast of the whole column; only a block with a bad value takes the regex
+        numbers = pc.cast(text, pa.int64() if integral else pa.float64())
+        screened = integral or pc.all(pc.fill_null(pc.is_finite(numbers), True)).as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        screened = False
+    if not screened:
+        pattern = r"^-?\d+$" if integral else r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+        matches = pc.fill_null(pc.match_substring_regex(text, pattern), True)
+        bad = pc.and_(pc.invert(matches), pc.is_valid(text))
+        _report_rows(report, f"{name} is not a {base}", bad, column, first_line)
         numbers = pc.cast(pc.if_else(bad, None, text), pa.float64())
+    if name not in ("TIMESTAMP", "CREATION_TIMESTAMP") or numbers.null_count == len(numbers):
+        return
+    lowest, highest = _min_max(numbers)
+    if highest >= MAX_EPOCH_SECONDS:
         _report_rows(
             report,
             f"{name} looks like milliseconds, not epoch seconds",
-            pc.fill_null(pc.greater_equal(numbers, MAX_EPOCH_SECONDS), False),
+            pc.greater_equal(numbers, MAX_EPOCH_SECONDS),
             column,
             first_line,
         )
-        _report_rows(
-            report,
-            f"{name} is negative",
-            pc.fill_null(pc.less(numbers, MIN_EPOCH_SECONDS), False),
-            column,
-            first_line,
-        )
+    if lowest < MIN_EPOCH_SECONDS:
+        _report_rows(report, f"{name} is negative", pc.less(numbers, MIN_EPOCH_SECONDS), column, first_line)
 
 
 def _report_rows(

@@ -107,3 +107,30 @@ def test_a_quoted_newline_across_a_block_boundary_is_one_value(tmp_path):
     report = _problems(tmp_path, rows, allowed_event_types={"view", "purchase"})
     assert report.rows == 1200
     assert report.problems["unknown EVENT_TYPE"] == ["line 163: 'vi\\new'"]
+
+
+def test_id_length_counts_characters_not_bytes(tmp_path):
+    rows = _interactions()
+    rows[20] = f"{'é' * 256},I1,view,1700000000"  # 512 bytes, 256 characters: allowed
+    rows[30] = f"{'é' * 257},I1,view,1700000000"
+    report = _problems(tmp_path, rows)
+    assert list(report.problems) == ["USER_ID longer than 256 characters"]
+    assert report.problems["USER_ID longer than 256 characters"][0].startswith("line 32: ")
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("I5,Books,nan,1700000000", "PRICE is not a float"),
+        ("I5,Books,-inf,1700000000", "PRICE is not a float"),
+        ("I5,Books,9.5,1700000000.5", "CREATION_TIMESTAMP is not a long"),
+        ("I5,Books,9.5,1700000000000", "CREATION_TIMESTAMP looks like milliseconds"),
+    ],
+)
+def test_numbers_in_the_items_file_are_checked(tmp_path, line, kind):
+    lines = [f"I{i},Books,{i}.5,{1_700_000_000 + i}" for i in range(300)]
+    lines[5] = line
+    report = _problems(tmp_path, lines, header="ITEM_ID,CATEGORY,PRICE,CREATION_TIMESTAMP", spec=ITEMS)
+    assert [k for k in report.problems if k.startswith(kind)], report.problems
+    assert all(example.startswith("line 7: ") for examples in report.problems.values() for example in examples)
+
