@@ -1,7 +1,7 @@
 """
 Stream query results from PostgreSQL to CSV objects in S3, validating them on the way.
 
-One pass: the ``COPY … TO STDOUT`` loop cuts the rows into blocks, and two threads take each
+One pass: the ``COPY … TO STDOUT`` output is cut into blocks, and two threads take each
 block as it is made, one uploading it as a part of an S3 multipart upload, the other validating
 it (pyarrow, whole records at a time). The three overlap instead of running one after the other,
 and memory is the few blocks in flight (bounded queues) whatever the row count. Nothing is
@@ -10,8 +10,11 @@ written to local disk.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -22,7 +25,7 @@ from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collec
 from psycopg import sql
 
 from personalize_pipeline.datasets import DatasetSpec
-from personalize_pipeline.db import connect
+from personalize_pipeline.db import connect_copy_reader
 from personalize_pipeline.s3_paths import split_s3_uri
 from personalize_pipeline.sql_files import read_sql
 from personalize_pipeline.validation import ValidationReport, validate_csv
@@ -31,28 +34,56 @@ log = logging.getLogger(__name__)
 
 PART_BYTES = 8 << 20  # S3 parts must be 5 MiB or more (all but the last); also the unit handed on
 QUEUED_BLOCKS = 2  # per consumer: how far the COPY may run ahead of the upload or the validation
+PIPE_BYTES = 1 << 20  # the pipe between the COPY thread and the block reader
 VALIDATE_BYTES = 2 << 20  # parsed at once by the validation; small, so its buffers stay small
 
 
 def copy_blocks(
     db_conn_id: str, statement: sql.Composable, params: dict[str, Any], block_bytes: int = PART_BYTES
 ) -> Iterator[bytes]:
-    """Yield the output of a ``COPY … TO STDOUT`` statement in blocks of ``block_bytes`` or more.
+    """Yield the output of a ``COPY … TO STDOUT`` statement in blocks of exactly ``block_bytes``.
 
     Only the last block is shorter (it may be empty). Blocks end anywhere, not at row ends: their
-    consumers are a byte stream and an S3 upload. The COPY hands rows over one at a time, so the
-    per-row work is one append; everything else runs once per block.
+    consumers are a byte stream and an S3 upload. A thread runs psycopg2's ``copy_expert``, whose
+    per-row loop is C writing into a pipe; this generator reads the pipe a block at a time. No
+    Python code runs per row, and the pipe with a buffer of ``PIPE_BYTES`` at each end is all that
+    sits between the two. Values are bound by the driver (``mogrify``). An error of the COPY is
+    raised before its last block; a consumer that stops early cancels the query.
     """
-    with connect(db_conn_id) as conn, conn.cursor() as cur:
-        query = statement.as_string(conn)
-        buffer = bytearray()
-        with cur.copy(query, params or None) as copy:
-            for chunk in copy:
-                buffer += chunk
-                if len(buffer) >= block_bytes:
-                    yield bytes(buffer)
-                    buffer.clear()
-        yield bytes(buffer)
+    conn = connect_copy_reader(db_conn_id)
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(AttributeError, OSError):  # Linux: a larger pipe means fewer wakeups
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    failure: list[BaseException] = []
+
+    def copy_out() -> None:
+        try:
+            with conn.cursor() as cur, open(write_end, "wb", buffering=PIPE_BYTES) as sink:
+                cur.copy_expert(cur.mogrify(statement.as_string(), params or None).decode(), sink)
+        except BaseException as error:  # raised by the reader below
+            failure.append(error)
+
+    writer = threading.Thread(target=copy_out, name="copy out", daemon=True)
+    writer.start()
+    finished = False
+    try:
+        with open(read_end, "rb", buffering=PIPE_BYTES) as source:
+            while True:
+                block = source.read(block_bytes)
+                if len(block) < block_bytes:  # the writer has closed the pipe: it has ended
+                    writer.join()
+                    if failure:
+                        raise failure[0]
+                    finished = True
+                    yield block
+                    return
+                yield block
+    finally:
+        if not finished:  # the consumer stopped early or failed: stop the query, then the thread
+            with contextlib.suppress(Exception):
+                conn.cancel()
+            writer.join()
+        conn.close()
 
 
 def copy_query_blocks(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg2.errors import DivisionByZero
 
-from personalize_pipeline.extract import BlockStream, MultipartUpload
+from personalize_pipeline.extract import BlockStream, MultipartUpload, copy_blocks
 from personalize_pipeline.validation import _whole_records
 
 
@@ -111,3 +115,49 @@ def test_records_are_cut_outside_quoted_newlines():
     for piece in pieces:
         assert piece.count(b'"') % 2 == 0
         assert piece.endswith(b"\n")
+
+
+def _series_copy(rows: int, fail_at: int | None = None) -> sql.Composable:
+    """COPY of ``rows`` numbered lines; with ``fail_at``, the server raises at that row."""
+    value = "n" if fail_at is None else f"CASE WHEN n = {fail_at} THEN 1 / (n - n) ELSE n END"
+    return sql.SQL(
+        "COPY (SELECT {value} AS n, %(tag)s AS tag FROM generate_series(1, %(rows)s) AS n) TO STDOUT"
+    ).format(value=sql.SQL(value))
+
+
+def test_copy_blocks_are_exact_and_bound_their_parameters(pipeline_env):
+    tag = "it's; DROP TABLE x"  # a value, bound by the driver, never spliced into the statement
+    blocks = list(copy_blocks("store_db", _series_copy(50_000), {"tag": tag, "rows": 50_000}, 65_536))
+    assert all(len(block) == 65_536 for block in blocks[:-1])
+    assert 0 < len(blocks[-1]) < 65_536
+    lines = b"".join(blocks).decode().splitlines()
+    assert lines[0] == f"1\t{tag}" and lines[-1] == f"50000\t{tag}" and len(lines) == 50_000
+
+
+def test_a_failing_copy_raises_before_its_last_block(pipeline_env):
+    received = []
+    with pytest.raises(DivisionByZero):
+        for block in copy_blocks(
+            "store_db", _series_copy(200_000, fail_at=150_000), {"tag": "t", "rows": 200_000}, 65_536
+        ):
+            received.append(block)
+    assert all(len(block) == 65_536 for block in received)  # no short block passed for the end
+
+
+def test_stopping_early_cancels_the_query(pipeline_env):
+    # A set-returning function in the select list streams: rows flow at once, for hours if let run.
+    endless = sql.SQL("COPY (SELECT generate_series(1, %(rows)s), %(tag)s) TO STDOUT")
+    blocks = copy_blocks("store_db", endless, {"tag": "t", "rows": 10**12}, 4096)
+    next(blocks)
+    blocks.close()  # what a consumer's failure does: the server query must not run on
+    with psycopg.connect(pipeline_env["database_url"], autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            running = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                ("COPY (SELECT generate_series(%",),
+            ).fetchone()[0]
+            if not running:
+                break
+            time.sleep(0.1)
+    assert running == 0

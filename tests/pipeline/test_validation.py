@@ -132,5 +132,6 @@ def test_numbers_in_the_items_file_are_checked(tmp_path, line, kind):
     lines[5] = line
     report = _problems(tmp_path, lines, header="ITEM_ID,CATEGORY,PRICE,CREATION_TIMESTAMP", spec=ITEMS)
     assert [k for k in report.problems if k.startswith(kind)], report.problems
-    assert all(example.startswith("line 7: ") for examples in report.problems.values() for example in examples)
+    examples = [example for found in report.problems.values() for example in found]
+    assert all(example.startswith("line 7: ") for example in examples), examples
 
