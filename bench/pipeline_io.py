@@ -4,10 +4,13 @@ Pipeline data movement against bare PostgreSQL COPY, at a chosen size.
     python -m bench.pipeline_io --size store
 
 Measures (1) exporting interactions to a validated CSV in S3 against a bare
-``COPY (query) TO STDOUT`` of the same rows, and (2) loading batch output for
-every customer (25 items each) into the cache against a bare ``COPY FROM`` of
-the same rows into an unindexed table. Each phase runs in its own process so
-its peak memory (max RSS) can be compared across sizes.
+``COPY (query) TO STDOUT`` of the same rows, read by two clients: psycopg 3's
+row iterator, and psycopg2's ``copy_expert`` into /dev/null (its loop is C, so
+that is about the server's own time); and (2) loading batch output for every
+customer (25 items each) into the cache against a bare ``COPY FROM`` of the same
+rows into an unindexed table: as the view shows them (one row per customer and
+rank) and as the snapshot stores them (one row per customer, arrays). Each phase
+runs in its own process so its peak memory (max RSS) can be compared across sizes.
 """
 
 from __future__ import annotations
@@ -73,6 +76,50 @@ def _setup(size: str, workdir: Path) -> dict:
     }
 
 
+def _prepared_rows(workdir: Path) -> tuple[Path, Path]:
+    """The batch output's rows, written once outside any timing: flat CSV, and snapshot rows in
+    binary COPY format (what the cache load sends)."""
+    flat_csv, snapshot_rows = workdir / "rows.csv", workdir / "snapshot_rows.copy"
+    if flat_csv.exists() and snapshot_rows.exists():
+        return flat_csv, snapshot_rows
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+    import pyarrow.json as pa_json
+
+    from personalize_pipeline.cache import (
+        COPY_BINARY_HEADER,
+        COPY_BINARY_TRAILER,
+        LAYOUTS,
+        encode_copy_binary,
+        ranked_lists,
+    )
+
+    layout = LAYOUTS["USER_PERSONALIZATION"]
+    table = pa_json.read_json(
+        workdir / "users.json.out", parse_options=pa_json.ParseOptions(explicit_schema=layout.schema)
+    )
+    lists = ranked_lists(table.combine_chunks().to_batches()[0], layout).table
+    items, scores = lists.column("item_ids").combine_chunks(), lists.column("scores").combine_chunks()
+    parents = pc.list_parent_indices(items)
+    starts = np.asarray(items.offsets)[np.asarray(parents)]
+    flat = pa.table(
+        {
+            "user_id": pc.take(lists.column("user_id"), parents),
+            "rank": pa.array(np.arange(len(parents)) - starts + 1, pa.int16()),
+            "item_id": pc.list_flatten(items),
+            "score": pc.list_flatten(scores),
+        }
+    )
+    pa_csv.write_csv(flat, flat_csv, pa_csv.WriteOptions(include_header=False))
+    with snapshot_rows.open("wb") as handle:
+        handle.write(COPY_BINARY_HEADER)
+        handle.write(encode_copy_binary(lists))
+        handle.write(COPY_BINARY_TRAILER)
+    return flat_csv, snapshot_rows
+
+
 def _phase(name: str, workdir: Path) -> dict:
     """One measurement, run in a fresh process (see main)."""
     import psycopg
@@ -84,10 +131,10 @@ def _phase(name: str, workdir: Path) -> dict:
     bucket = "bench"
     params = {"start": "2000-01-01", "end": "2100-01-01"}
     result: dict = {}
+    statement = sql.SQL("COPY (\n{}\n) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
+        sql.SQL(read_sql("extract/interactions.sql"))
+    )
     if name == "bare_copy_to":
-        statement = sql.SQL("COPY (\n{}\n) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-            sql.SQL(read_sql("extract/interactions.sql"))
-        )
         started, size = time.perf_counter(), 0
         with (
             psycopg.connect(url) as conn,
@@ -97,6 +144,13 @@ def _phase(name: str, workdir: Path) -> dict:
             for chunk in copy:
                 size += len(chunk)
         result = {"seconds": time.perf_counter() - started, "mb": round(size / 1e6, 1)}
+    elif name == "bare_copy_to_c_client":
+        import psycopg2
+
+        started = time.perf_counter()
+        with psycopg2.connect(url) as conn, conn.cursor() as cur, open(os.devnull, "wb") as sink:
+            cur.copy_expert(cur.mogrify(statement.as_string(), params).decode(), sink)
+        result = {"seconds": time.perf_counter() - started}
     elif name == "export_validated_to_s3":
         from personalize_pipeline.config import load_config
         from personalize_pipeline.extract import export_dataset_to_s3
@@ -111,31 +165,20 @@ def _phase(name: str, workdir: Path) -> dict:
             report_uri=f"s3://{bucket}/bench/validation.json",
         )
         result = {"seconds": time.perf_counter() - started, "rows": report["rows"]}
-    elif name == "bare_copy_from":
-        import pyarrow.csv as pa_csv
-
-        from personalize_pipeline.cache import LAYOUTS, flatten_output
-
-        layout = LAYOUTS["USER_PERSONALIZATION"]
-
-        csv_path = workdir / "rows.csv"
-        if not csv_path.exists():  # the same rows the cache load writes, prepared outside the timing
-            import pyarrow.json as pa_json
-
-            table = pa_json.read_json(
-                workdir / "users.json.out",
-                parse_options=pa_json.ParseOptions(explicit_schema=layout.schema),
-            )
-            flat, _, _ = flatten_output(table.combine_chunks().to_batches()[0], layout)
-            pa_csv.write_csv(flat, csv_path, pa_csv.WriteOptions(include_header=False))
+    elif name in ("bare_copy_from", "bare_copy_from_snapshot_rows"):
+        flat_csv, snapshot_rows = _prepared_rows(workdir)
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_rows")
-            conn.execute("CREATE TABLE bench_rows (user_id text, rank smallint, item_id text, score float8)")
-            with (
-                conn.cursor().copy("COPY bench_rows FROM STDIN WITH (FORMAT csv)") as copy,
-                csv_path.open("rb") as handle,
-            ):
+            if name == "bare_copy_from":
+                conn.execute(
+                    "CREATE TABLE bench_rows (user_id text, rank smallint, item_id text, score float8)"
+                )
+                copy_sql, source = "COPY bench_rows FROM STDIN WITH (FORMAT csv)", flat_csv
+            else:
+                conn.execute("CREATE TABLE bench_rows (user_id text, item_ids text[], scores float8[])")
+                copy_sql, source = "COPY bench_rows FROM STDIN WITH (FORMAT binary)", snapshot_rows
+            with conn.cursor().copy(copy_sql) as copy, source.open("rb") as handle:
                 while block := handle.read(1 << 20):
                     copy.write(block)
         result = {"seconds": time.perf_counter() - started}
@@ -208,7 +251,15 @@ def main(argv: list[str] | None = None) -> int:
             aws_secret_access_key=LOCAL_AWS_SECRET,
         ).create_bucket(Bucket="bench")
         report = {"size": args.size, **_setup(args.size, workdir)}
-        for phase in ("bare_copy_to", "export_validated_to_s3", "bare_copy_from", "cache_load"):
+        phases = (
+            "bare_copy_to",
+            "bare_copy_to_c_client",
+            "export_validated_to_s3",
+            "bare_copy_from",
+            "bare_copy_from_snapshot_rows",
+            "cache_load",
+        )
+        for phase in phases:
             output = subprocess.run(
                 [sys.executable, "-m", "bench.pipeline_io", "--phase", phase, "--workdir", str(workdir)],
                 capture_output=True,
@@ -216,12 +267,14 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
             )
             report[phase] = json.loads(output.stdout.strip().splitlines()[-1])
-        report["export_vs_bare_copy"] = round(
-            report["export_validated_to_s3"]["seconds"] / report["bare_copy_to"]["seconds"], 2
-        )
-        report["cache_load_vs_bare_copy"] = round(
-            report["cache_load"]["seconds"] / report["bare_copy_from"]["seconds"], 2
-        )
+        ratios = {
+            "export_vs_bare_copy": ("export_validated_to_s3", "bare_copy_to"),
+            "export_vs_bare_copy_c_client": ("export_validated_to_s3", "bare_copy_to_c_client"),
+            "cache_load_vs_bare_copy": ("cache_load", "bare_copy_from"),
+            "cache_load_vs_bare_copy_snapshot_rows": ("cache_load", "bare_copy_from_snapshot_rows"),
+        }
+        for ratio, (ours, bare) in ratios.items():
+            report[ratio] = round(report[ours]["seconds"] / report[bare]["seconds"], 2)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -5,6 +5,11 @@ Each load writes a new snapshot table, indexes it, then repoints the cache's vie
 at it inside one transaction: readers see the old rows or the new rows, never a
 mix, and a failed load leaves the live snapshot untouched. ``cache_loads`` records
 every load (run, source, job, solution version and its metrics, data interval, counts).
+
+A batch output snapshot holds one row per key with its ranked list as arrays (for example
+``user_id``, ``item_ids``, ``scores``); the cache's view unnests them into one row per
+(key, rank), which is what readers query. At 180k customers × 25 that is 180k rows to
+copy and index instead of 4.5M, and a lookup is still one primary-key probe.
 """
 
 from __future__ import annotations
@@ -43,13 +48,26 @@ _SCORES = pa.list_(pa.float64())
 
 @dataclass(frozen=True)
 class Layout:
-    """How one recipe type's output lines become snapshot rows."""
+    """How one recipe type's output lines become snapshot rows, and how the view shows them."""
 
     input_key: str  # the id each input line names
     list_fields: tuple[str, ...]  # output fields holding the ranked list (first present one wins)
     scored: bool
-    columns: tuple[str, ...]  # snapshot columns: key, rank, value[, score]
+    columns: tuple[str, ...]  # what the view shows: key, rank, value[, score]
     table_sql: str
+
+    @property
+    def key(self) -> str:
+        return self.columns[0]
+
+    @property
+    def list_column(self) -> str:
+        """The snapshot's array of ranked values, e.g. ``item_ids``."""
+        return f"{self.columns[2]}s"
+
+    @property
+    def snapshot_columns(self) -> tuple[str, ...]:
+        return (self.key, self.list_column, *(("scores",) if self.scored else ()))
 
     @property
     def schema(self) -> pa.Schema:
@@ -62,6 +80,17 @@ class Layout:
                 ("output", pa.struct(output)),
                 ("error", pa.string()),
             ]
+        )
+
+    def view(self, view: tuple[str, str], table: tuple[str, str]) -> sql.Composed:
+        """The statement that points ``view`` at ``table``, one row per (key, rank)."""
+        return compose(
+            "cache/scored_list_view.sql" if self.scored else "cache/list_view.sql",
+            view=view,
+            table=table,
+            key=self.key,
+            value=self.columns[2],
+            values=self.list_column,
         )
 
 
@@ -115,42 +144,30 @@ class LoadResult:
         return self.__dict__.copy()
 
 
-def flatten_output(batch: pa.RecordBatch, layout: Layout) -> tuple[pa.Table, int, int]:
-    """One row per (key, rank) from a block of output lines; also counts of keys served and errors."""
+@dataclass(frozen=True)
+class RankedLists:
+    """A block of output lines as snapshot rows: one per key that was served a non-empty list."""
+
+    table: pa.Table
+    values: int  # ranked values in all lists: the rows the view shows
+    errors: int  # lines the job could not serve
+
+
+def ranked_lists(batch: pa.RecordBatch, layout: Layout) -> RankedLists:
+    """Keys with their lists (and scores: null for a line whose scores do not match its list)."""
     keys = pc.struct_field(batch.column("input"), layout.input_key)
     output = batch.column("output")
     fields = [pc.struct_field(output, name) for name in layout.list_fields]
     items = fields[0] if len(fields) == 1 else pc.coalesce(*fields)
     errors = batch.num_rows - (pc.sum(pc.is_null(batch.column("error"))).as_py() or 0)
     lengths = pc.fill_null(pc.list_value_length(items), 0)
-    served = pc.sum(pc.greater(lengths, 0)).as_py() or 0
-
-    flat_items = pc.list_flatten(items)
-    parents = np.asarray(pc.list_parent_indices(items))
-    offsets = np.asarray(items.offsets)
-    base = offsets[0] if len(offsets) else 0  # a sliced block's lists need not start at zero
-    starts = offsets[parents] - base  # where each row's list begins within the flattened values
-    ranks = np.arange(len(flat_items), dtype=np.int64) - starts + 1
-    columns = {
-        layout.columns[0]: pc.take(keys, parents),
-        layout.columns[1]: pa.array(ranks, pa.int16()),
-        layout.columns[2]: flat_items,
-    }
+    columns = {layout.key: keys, layout.list_column: items}
     if layout.scored:
-        columns[layout.columns[3]] = _flat_scores(pc.struct_field(output, "scores"), items, parents, ranks)
-    return pa.table(columns), served, errors
-
-
-def _flat_scores(scores: pa.Array, items: pa.Array, parents: np.ndarray, ranks: np.ndarray) -> pa.Array:
-    """Each item's score, or null where a line's scores are missing or do not match its items."""
-    matches = pc.fill_null(pc.equal(pc.list_value_length(scores), pc.list_value_length(items)), False)
-    if not len(parents) or not pc.any(matches).as_py():
-        return pa.nulls(len(parents), pa.float64())
-    score_offsets = np.asarray(scores.offsets)
-    positions = score_offsets[parents] - score_offsets[0] + ranks - 1
-    valid = np.asarray(matches)[parents]
-    index = pa.array(np.where(valid, positions, 0), pa.int64(), mask=~valid)
-    return pc.take(pc.list_flatten(scores), index)
+        scores = pc.struct_field(output, "scores")
+        matches = pc.fill_null(pc.equal(pc.list_value_length(scores), lengths), False)
+        columns["scores"] = pc.if_else(matches, scores, pa.scalar(None, _SCORES))
+    served = pc.greater(lengths, 0)
+    return RankedLists(pa.table(columns).filter(served), pc.sum(lengths).as_py() or 0, errors)
 
 
 def _output_keys(s3: S3Hook, output_uri: str) -> list[str]:
@@ -192,8 +209,9 @@ def load_batch_output(
         lineage=lineage,
         keep_snapshots=keep_snapshots,
         table_sql=layout.table_sql,
-        key_columns=layout.columns[:2],
+        key_columns=(layout.key,),
         fill=fill,
+        point_view=layout.view,
     )
 
 
@@ -245,6 +263,7 @@ def load_fallback(
         table_sql="cache/fallback_table.sql",
         key_columns=("rank",),
         fill=fill,
+        point_view=_whole_table_view,
     )
 
 
@@ -260,6 +279,7 @@ def _load_snapshot(
     table_sql: str,
     key_columns: tuple[str, ...],
     fill: Callable[[Any, tuple[str, str]], tuple[int, int, int]],
+    point_view: Callable[[tuple[str, str], tuple[str, str]], sql.Composed],
 ) -> LoadResult:
     """Record the load, fill a new snapshot, then repoint the view and mark it live in one transaction."""
     record = {**_LINEAGE_DEFAULTS, **lineage}
@@ -297,7 +317,7 @@ def _load_snapshot(
                 conn.execute("SET LOCAL default_statistics_target = 20")
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table)))
             with conn.transaction():
-                conn.execute(compose("cache/point_view.sql", view=(schema, cache_name), table=table))
+                conn.execute(point_view((schema, cache_name), table))
                 conn.execute(
                     compose("cache/mark_live.sql", schema=schema),
                     {
@@ -333,9 +353,9 @@ def _copy_output(
     Download, parsing and the COPY run in three threads joined by small queues, so the server
     never waits for the client and memory holds a few blocks whatever the number of rows.
     """
-    counts = [0, 0, 0]  # rows, keys served, error lines
+    counts = [0, 0, 0]  # ranked values (the view's rows), keys served, error lines
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary, FREEZE)").format(
-        sql.Identifier(*table), sql.SQL(", ").join(map(sql.Identifier, layout.columns))
+        sql.Identifier(*table), sql.SQL(", ").join(map(sql.Identifier, layout.snapshot_columns))
     )
 
     def encoded() -> Iterator[memoryview]:
@@ -343,12 +363,12 @@ def _copy_output(
             body = s3.get_key(key, bucket_name=bucket).get()["Body"]
             for block in _line_blocks(_in_background(_chunks(body))):
                 for batch in _parse_block(block, layout.schema).to_batches():
-                    flat, served, errors = flatten_output(batch, layout)
-                    counts[0] += flat.num_rows
-                    counts[1] += served
-                    counts[2] += errors
-                    if flat.num_rows:
-                        yield memoryview(encode_copy_binary(flat))
+                    lists = ranked_lists(batch, layout)
+                    counts[0] += lists.values
+                    counts[1] += lists.table.num_rows
+                    counts[2] += lists.errors
+                    if lists.table.num_rows:
+                        yield memoryview(encode_copy_binary(lists.table))
 
     with conn.cursor().copy(copy_sql) as copy:
         copy.write(COPY_BINARY_HEADER)
@@ -440,12 +460,17 @@ def _packed(n: int, fields: list[tuple[str, Any]]) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(packed)])
 
 
-def encode_copy_binary(table: pa.Table) -> pa.Buffer:
-    """Rows of text, int16 and float8 columns in PostgreSQL's binary COPY format (no header).
+# Element type OIDs of the arrays a snapshot holds (pg_type: text, float8).
+_ARRAY_ELEMENT_OIDS = {pa.string(): 25, pa.float64(): 701}
 
-    Each row is the field count, then per field its byte length (-1 for null) and value. The
-    fixed-width parts are packed with numpy and joined with the text values by one Arrow kernel,
-    so the server skips text parsing and Python never touches a row.
+
+def encode_copy_binary(table: pa.Table) -> pa.Buffer:
+    """Rows of text, int16, float8, text[] and float8[] columns in binary COPY format (no header).
+
+    Each row is the field count, then per field its byte length (-1 for null) and value; an
+    array's value is its header (one dimension, element type, length) and each element with its
+    own length. The fixed-width parts are packed with numpy and joined with the variable ones by
+    one Arrow kernel, so the server skips text parsing and Python never touches a row.
     """
     n = table.num_rows
     pieces: list[pa.Array] = []
@@ -464,16 +489,72 @@ def encode_copy_binary(table: pa.Table) -> pa.Buffer:
                 pieces.append(_packed(n, fixed))
                 fixed = []
             value = _packed(n, [(">i4", 8), (">f8", pc.fill_null(column, 0.0).to_numpy())])
-            if column.null_count:
-                value = pc.if_else(pc.is_valid(column), value, _packed(n, [(">i4", -1)]))
-            pieces.append(value)
+            pieces.append(_or_null(column, value))
+        elif pa.types.is_list(column.type) and column.type.value_type in _ARRAY_ELEMENT_OIDS:
+            if fixed:
+                pieces.append(_packed(n, fixed))
+                fixed = []
+            pieces += _array_field(column)
         else:
             raise TypeError(f"no binary COPY encoding for {column.type} (with {column.null_count} nulls)")
     if fixed:
         pieces.append(_packed(n, fixed))
     rows = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.binary()))
-    offsets = np.frombuffer(rows.buffers()[1], np.int32)[rows.offset : rows.offset + len(rows) + 1]
+    offsets = _binary_offsets(rows)
     return rows.buffers()[2][int(offsets[0]) : int(offsets[-1])]
+
+
+def _binary_offsets(array: pa.Array) -> np.ndarray:
+    """Where each value of a binary array starts in its data buffer, and where the last ends."""
+    if not len(array):
+        return np.zeros(1, np.int32)
+    return np.frombuffer(array.buffers()[1], np.int32)[array.offset : array.offset + len(array) + 1]
+
+
+def _or_null(column: pa.Array, value: pa.Array) -> pa.Array:
+    """``value`` where ``column`` is valid, else a field length of -1 (SQL NULL)."""
+    if not column.null_count:
+        return value
+    return pc.if_else(pc.is_valid(column), value, _packed(len(column), [(">i4", -1)]))
+
+
+def _array_field(lists: pa.Array) -> list[pa.Array]:
+    """A one-dimensional array field per list: its length and header, then its elements' bytes.
+
+    The elements of all rows are encoded at once, in order, so each row's bytes are a contiguous
+    slice of one buffer: the row's piece is a view with offsets taken at the list boundaries.
+    """
+    n = len(lists)
+    counts = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    bounds = np.concatenate([[0], np.cumsum(counts)])  # each row's first and end element
+    flat = pc.list_flatten(lists)  # a null list contributes no elements
+    if pa.types.is_string(flat.type):
+        values = pc.cast(flat, pa.binary())
+        lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False)
+        elements = pc.binary_join_element_wise(
+            _packed(len(flat), [(">i4", lengths)]), pc.fill_null(values, b""), pa.scalar(b"", pa.binary())
+        )
+    else:
+        numbers = pc.fill_null(flat, 0.0).to_numpy(zero_copy_only=False)
+        elements = _or_null(flat, _packed(len(flat), [(">i4", 8), (">f8", numbers)]))
+    offsets = _binary_offsets(elements)
+    row_offsets = offsets[bounds] - offsets[0]
+    data = elements.buffers()[2] or pa.py_buffer(b"")
+    body = pa.Array.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(row_offsets.astype(np.int32)), data[int(offsets[0]) :]]
+    )
+    header = _packed(
+        n,
+        [
+            (">i4", 20 + np.diff(row_offsets)),  # the field's length: header and elements
+            (">i4", 1),  # dimensions
+            (">i4", 0),  # flags (null elements are still allowed: their length is -1)
+            (">i4", _ARRAY_ELEMENT_OIDS[lists.type.value_type]),
+            (">i4", counts),
+            (">i4", 1),  # lower bound
+        ],
+    )
+    return [_or_null(lists, header), body]  # a null list's body is empty: it has no elements
 
 
 def _drop_old_snapshots(conn, schema: str, cache_name: str, keep: int) -> None:
@@ -493,6 +574,15 @@ def _drop_old_snapshots(conn, schema: str, cache_name: str, keep: int) -> None:
         log.info("Dropped old cache snapshot %s.%s", schema, table)
 
 
+def _whole_table_view(view: tuple[str, str], table: tuple[str, str]) -> sql.Composed:
+    """Fallback lists are stored as they are shown: one row per rank."""
+    return compose("cache/point_view.sql", view=view, table=table)
+
+
+def _view_for(kind: str | None) -> Callable[[tuple[str, str], tuple[str, str]], sql.Composed]:
+    return LAYOUTS[kind].view if kind in LAYOUTS else _whole_table_view
+
+
 def rollback(*, db_conn_id: str, schema: str, cache_name: str) -> int:
     """Serve the previous snapshot again (one transaction); returns the load id now live."""
     with connect(db_conn_id) as conn, conn.transaction():
@@ -501,8 +591,8 @@ def rollback(*, db_conn_id: str, schema: str, cache_name: str) -> int:
         ).fetchone()
         if target is None:
             raise LookupError(f"cache {schema}.{cache_name} has no previous snapshot to roll back to")
-        target_id, table = target
-        conn.execute(compose("cache/point_view.sql", view=(schema, cache_name), table=(schema, table)))
+        target_id, table, kind = target
+        conn.execute(_view_for(kind)((schema, cache_name), (schema, table)))
         conn.execute(
             compose("cache/mark_rolled_back.sql", schema=schema),
             {"cache_name": cache_name, "target_id": target_id},

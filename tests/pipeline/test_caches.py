@@ -104,7 +104,7 @@ def test_similar_items_load_with_their_layout_primary_key_and_lineage(put, pipel
         ("p1", 2, "p3", 0.3333),
         ("p2", 1, "p1", 0.5),
     ]
-    assert _primary_key(url, result.snapshot_table) == ["item_id", "rank"]
+    assert _primary_key(url, result.snapshot_table) == ["item_id"]
     with psycopg.connect(url) as conn:
         record = conn.execute(
             f"SELECT kind, status, dag_id, run_id, source_uri, batch_job_arn, solution_version_arn, "
@@ -162,7 +162,7 @@ def test_item_affinity_segments_load_users_in_rank_order(put, pipeline_env):
         ("p1", 3, "u2"),
         ("p2", 1, "u2"),
     ]
-    assert _primary_key(url, result.snapshot_table) == ["item_id", "rank"]
+    assert _primary_key(url, result.snapshot_table) == ["item_id"]
     with psycopg.connect(url) as conn:
         assert conn.execute(
             f"SELECT kind, batch_job_arn FROM {SCHEMA}.cache_loads WHERE load_id = %s", (result.load_id,)
@@ -174,7 +174,7 @@ def test_user_recommendations_keep_their_layout_and_optional_lineage(put, pipeli
     minimal = {"dag_id": "tests", "run_id": "r", "batch_job_arn": None, "solution_version_arn": None}
     result = _load(put("one", {"u.out": [_user("u1", ["a", "b"])]}), cache, "USER_PERSONALIZATION", minimal)
     assert _rows(url, cache, "USER_PERSONALIZATION") == [("u1", 1, "a", 0.5), ("u1", 2, "b", 0.3333)]
-    assert _primary_key(url, result.snapshot_table) == ["user_id", "rank"]
+    assert _primary_key(url, result.snapshot_table) == ["user_id"]
     with psycopg.connect(url) as conn:
         assert conn.execute(
             f"SELECT kind, metrics, input_count, data_interval_end FROM {SCHEMA}.cache_loads "
@@ -282,3 +282,27 @@ def test_lines_split_across_download_chunks_load_whole(put, pipeline_env, monkey
     rows = _rows(url, cache, "USER_PERSONALIZATION")
     assert rows[:3] == [("u0000", 1, "p0", 0.5), ("u0000", 2, "q0", 0.3333), ("u0000", 3, "r0", 0.25)]
     assert rows[-1] == ("u0399", 3, "r399", 0.25)
+
+
+def test_snapshots_hold_one_row_per_key_and_ids_of_any_characters(put, pipeline_env):
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    odd = ["a,b", '{"q"}', "NULL", "é ü 🙂", "x" * 256]
+    lines = [
+        _user("u1", odd),
+        json.dumps(
+            {"input": {"userId": "u2"}, "output": {"recommendedItems": ["a", "b"], "scores": [0.5, None]}}
+        ),
+        json.dumps({"input": {"userId": "u3"}, "output": {"recommendedItems": [], "scores": []}}),
+    ]
+    result = _load(put("one", {"u.out": lines}), cache, "USER_PERSONALIZATION")
+    assert (result.rows, result.keys) == (7, 2)
+    assert _rows(url, cache, "USER_PERSONALIZATION") == [
+        *[("u1", rank, item, round(1 / (rank + 1), 4)) for rank, item in enumerate(odd, 1)],
+        ("u2", 1, "a", 0.5),
+        ("u2", 2, "b", None),
+    ]
+    with psycopg.connect(url) as conn:
+        stored = conn.execute(
+            f"SELECT user_id, cardinality(item_ids) FROM {SCHEMA}.{result.snapshot_table} ORDER BY 1"
+        ).fetchall()
+    assert stored == [("u1", 5), ("u2", 2)]  # the customer served nothing is not a row at all

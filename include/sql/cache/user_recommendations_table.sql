@@ -1,8 +1,8 @@
--- One snapshot of per-user recommendations; the live view points at exactly one snapshot.
--- The primary key (user_id, rank) is added after the rows are copied in (one sort, not per-row upkeep).
+-- One snapshot of per-user recommendations: each user's items, best first, and their scores.
+-- The view user_recommendations shows them as (user_id, rank, item_id, score) rows.
+-- The primary key (user_id) is added after the rows are copied in (one sort, not per-row upkeep).
 CREATE TABLE {table} (
-    user_id text             NOT NULL,
-    rank    smallint         NOT NULL,
-    item_id text             NOT NULL,
-    score   double precision
+    user_id  text               NOT NULL,
+    item_ids text[]             NOT NULL,
+    scores   double precision[]
 )
