@@ -16,6 +16,7 @@ runs in its own process so its peak memory (max RSS) can be compared across size
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -36,7 +37,7 @@ def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _setup(size: str, workdir: Path) -> dict:
+def _setup(size: str, copies: int, workdir: Path) -> dict:
     from devenv import datagen
     from devenv.postgres import apply_schema
 
@@ -45,18 +46,32 @@ def _setup(size: str, workdir: Path) -> dict:
     started = time.perf_counter()
     frames = datagen.generate(size)
     datagen.load(url, frames)
+    if copies > 1:  # the same customers and products, each browsing event repeated: more rows only
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "INSERT INTO store.events (event_id, customer_id, product_id, event_type, occurred_at) "
+                "SELECT e.event_id + k * top.id, e.customer_id, e.product_id, e.event_type, e.occurred_at "
+                "FROM store.events AS e, generate_series(1, %s) AS k, "
+                "(SELECT max(event_id) AS id FROM store.events) AS top",
+                (copies - 1,),
+            )
     customers = frames["customers"]["customer_id"].tolist()
     products = frames["products"]["product_id"].to_numpy()
     out = workdir / "users.json.out"
     import numpy as np
 
     rng = np.random.default_rng(3)
-    with out.open("w") as handle:  # batch output in the service's shape, written once per size
-        for start in range(0, len(customers), 10_000):
+    # Batch output in the service's shape, written once per size; each further copy is another
+    # set of customers (their ids suffixed) with the same number of items each.
+    with out.open("w") as handle:
+        for copy, start in itertools.product(range(copies), range(0, len(customers), 10_000)):
             picks = rng.integers(
                 0, len(products), size=(min(10_000, len(customers) - start), RESULTS_PER_USER)
             )
             for user, row in zip(customers[start : start + 10_000], picks, strict=False):
+                user = f"{user}~{copy}" if copy else user
                 items = products[row].tolist()
                 scores = [round(1 / (r + 2), 6) for r in range(RESULTS_PER_USER)]
                 handle.write(
@@ -72,6 +87,7 @@ def _setup(size: str, workdir: Path) -> dict:
     return {
         "setup_seconds": round(time.perf_counter() - started, 1),
         "customers": len(customers),
+        "batch_output_customers": len(customers) * copies,
         "batch_output_mb": round(out.stat().st_size / 1e6, 1),
     }
 
@@ -220,6 +236,12 @@ def _phase(name: str, workdir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--size", choices=["tiny", "demo", "store"], default="demo")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="repeat the interactions and the batch output: more rows, same shape",
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -250,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             aws_access_key_id=LOCAL_AWS_KEY,
             aws_secret_access_key=LOCAL_AWS_SECRET,
         ).create_bucket(Bucket="bench")
-        report = {"size": args.size, **_setup(args.size, workdir)}
+        report = {"size": args.size, "copies": args.copies, **_setup(args.size, args.copies, workdir)}
         phases = (
             "bare_copy_to",
             "bare_copy_to_c_client",

@@ -38,7 +38,7 @@ from personalize_pipeline.sql_files import compose, read_sql
 
 log = logging.getLogger(__name__)
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20  # batch output read and parsed at once: sets the load's memory
 # Larger sort memory makes the primary key build (one sort of the snapshot) stay in RAM.
 INDEX_BUILD_MEMORY = "256MB"
 
@@ -398,8 +398,11 @@ def _line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _parse_block(block: bytes, schema: pa.Schema) -> pa.Table:
+    """Parse on this thread only: the load's other stages keep the other cores busy, and the
+    reader's per-thread buffers cost about 80 MB at the store size for 0.1 s saved."""
     return pa_json.read_json(
         pa.BufferReader(block),
+        read_options=pa_json.ReadOptions(use_threads=False),
         parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
     )
 

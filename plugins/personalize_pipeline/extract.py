@@ -17,7 +17,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -107,7 +107,7 @@ def copy_to_s3(
     """Stream a ``COPY … TO STDOUT`` statement's output to one S3 object; returns its line count."""
     bucket, key = split_s3_uri(s3_uri)
     s3 = S3Hook(aws_conn_id=aws_conn_id)
-    upload = MultipartUpload(s3.get_conn(), bucket, key, extra_args=s3.extra_args)
+    upload = MultipartUpload(s3.get_conn, bucket, key, extra_args=s3.extra_args)
     upload.start()
     lines = 0
     try:
@@ -176,12 +176,13 @@ class MultipartUpload(threading.Thread):
     Every block of ``part_bytes`` or more is sent as soon as it arrives, as the next part of a
     multipart upload; a shorter block must be the last. A file that fits in one short block
     (small datasets) is a single PUT. On failure or ``abort`` the multipart upload is aborted, so
-    no half object appears and no orphan parts are billed.
+    no half object appears and no orphan parts are billed. The client is made by ``connect`` on
+    the upload's thread, so that setup overlaps with the query's first seconds.
     """
 
     def __init__(
         self,
-        client: Any,
+        connect: Callable[[], Any],
         bucket: str,
         key: str,
         *,
@@ -190,7 +191,8 @@ class MultipartUpload(threading.Thread):
         maxsize: int = QUEUED_BLOCKS,
     ) -> None:
         super().__init__(name=f"upload s3://{bucket}/{key}", daemon=True)
-        self._client, self._bucket, self._key = client, bucket, key
+        self._connect, self._bucket, self._key = connect, bucket, key
+        self._client: Any = None
         self._extra_args = extra_args or {}
         self._part_bytes = part_bytes
         self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize)
@@ -219,8 +221,9 @@ class MultipartUpload(threading.Thread):
         upload_id: str | None = None
         etags: list[str] = []
         tail: bytes | None = None
-        command = ""
+        command = "block"  # until the producer says otherwise, it may be sending blocks
         try:
+            self._client = self._connect()
             while True:
                 command, block = self._queue.get()
                 if command != "block":
@@ -293,7 +296,7 @@ def export_dataset_to_s3(
     bucket, key = split_s3_uri(s3_uri)
     report_bucket, report_key = split_s3_uri(report_uri)
     s3 = S3Hook(aws_conn_id=aws_conn_id)
-    upload = MultipartUpload(s3.get_conn(), bucket, key, extra_args=s3.extra_args, part_bytes=part_bytes)
+    upload = MultipartUpload(s3.get_conn, bucket, key, extra_args=s3.extra_args, part_bytes=part_bytes)
     stream = BlockStream()
     outcome: dict[str, Any] = {}
 

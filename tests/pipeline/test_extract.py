@@ -48,7 +48,7 @@ class FakeS3:
 
 
 def _upload(client, blocks, part_bytes=10):
-    upload = MultipartUpload(client, "b", "k.csv", part_bytes=part_bytes)
+    upload = MultipartUpload(lambda: client, "b", "k.csv", part_bytes=part_bytes)
     upload.start()
     for block in blocks:
         upload.put(block)
@@ -73,7 +73,7 @@ def test_full_blocks_go_out_as_parts_while_more_come_and_the_tail_is_the_last_pa
 
 def test_a_failed_part_aborts_the_upload_and_reaches_the_producer():
     client = FakeS3(fail_part=1)
-    upload = MultipartUpload(client, "b", "k.csv", part_bytes=10, maxsize=1)
+    upload = MultipartUpload(lambda: client, "b", "k.csv", part_bytes=10, maxsize=1)
     upload.start()
     with pytest.raises(ConnectionError):
         for _ in range(50):  # the producer is told, rather than blocked on a full queue
@@ -161,3 +161,16 @@ def test_stopping_early_cancels_the_query(pipeline_env):
                 break
             time.sleep(0.1)
     assert running == 0
+
+
+def test_a_client_that_cannot_be_made_fails_the_producer_without_a_hang():
+    def connect():
+        raise PermissionError("no credentials")
+
+    upload = MultipartUpload(connect, "b", "k.csv", part_bytes=10, maxsize=1)
+    upload.start()
+    with pytest.raises(PermissionError):
+        for _ in range(50):
+            upload.put(b"x" * 10)
+        upload.finish()
+    upload.abort()
