@@ -197,6 +197,25 @@ def test_full_retrain_fills_every_cache(full_run, pipeline):
     assert (lineage[2], lineage[3]) == (MONTHS[2], datetime(2026, 11, 1, tzinfo=UTC))
 
 
+def test_customer_recommendations_leave_out_what_they_bought(full_run, pipeline, aws_clients):
+    url = pipeline["database_url"]
+    (job_arn,) = _query(
+        url,
+        "SELECT batch_job_arn FROM personalize_cache.cache_loads "
+        "WHERE cache_name = 'user_recommendations' AND status = 'live'",
+    )[0]
+    job = aws_clients("personalize").describe_batch_inference_job(batchInferenceJobArn=job_arn)
+    assert job["batchInferenceJob"]["filterArn"].endswith("exclude-purchased")
+    bought_and_recommended = _query(
+        url,
+        "SELECT count(*) FROM personalize_cache.user_recommendations r "
+        "JOIN store.orders o ON o.customer_id = r.user_id AND o.ordered_at >= %(s)s AND o.ordered_at < %(e)s "
+        "JOIN store.order_items oi ON oi.order_id = o.order_id AND oi.product_id = r.item_id",
+        {"s": MONTHS[0], "e": datetime(2026, 11, 1, tzinfo=UTC)},  # the purchases the service was given
+    )[0][0]
+    assert bought_and_recommended == 0
+
+
 def test_unknown_customer_gets_the_popular_fallback(full_run, pipeline):
     url = pipeline["database_url"]
     known = _query(url, "SELECT user_id FROM personalize_cache.user_recommendations LIMIT 1")[0][0]
