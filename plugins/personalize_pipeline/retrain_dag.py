@@ -158,7 +158,9 @@ def record_imports(import_plan: dict, import_job_arns: list[str] | None, dag_run
         schema=cfg.cache_schema,
         dataset_group=cfg.dataset_group,
         plan=import_plan,
-        import_job_arns=list(import_job_arns or []),
+        # Indexed up to len(): iterating the mapped results asks for one past the end, which the
+        # task log reports as an error although nothing is wrong.
+        import_job_arns=[import_job_arns[i] for i in range(len(import_job_arns or []))],
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
     )

@@ -136,6 +136,16 @@ def test_full_retrain_succeeds_and_promotes_first_versions(full_run, pipeline):
     states = _states(run)
     assert str(run.state) == "success", {k: v for k, v in states.items() if v != "success"}
     assert len(new_imports) == 3  # the interactions folder, the items and users snapshots
+    recorded = _query(
+        pipeline["database_url"],
+        "SELECT dataset, import_mode, import_job_arn FROM personalize_cache.dataset_imports "
+        "WHERE run_id = %s ORDER BY partition_label",
+        (run.run_id,),
+    )
+    # Each month's partition is recorded against the one interactions job: the next UPDATE skips them.
+    assert len(recorded) == len(MONTHS)
+    assert {(dataset, mode) for dataset, mode, _ in recorded} == {("interactions", "FULL")}
+    assert len({arn for _, _, arn in recorded}) == 1 and recorded[0][2] in new_imports
     decisions = _query(
         pipeline["database_url"],
         "SELECT solution, decision FROM personalize_cache.solution_metrics WHERE run_id = %s ORDER BY 1",
