@@ -171,7 +171,12 @@ def record_and_judge(
         conn.execute(compose("gate/setup.sql", schema=schema))
         row = conn.execute(
             compose("gate/live_version.sql", schema=schema),
-            {"solution": solution, "exclude_arn": solution_version_arn},
+            {
+                "solution": solution,
+                "exclude_arn": solution_version_arn,
+                # a version's ARN is its solution's ARN, then "/<version id>"
+                "solution_arn": solution_version_arn.rsplit("/", 1)[0],
+            },
         ).fetchone()
         live_arn, live_metrics = row if row else (None, None)
         promote, reasons = judge(metrics, live_metrics, rules)
@@ -219,7 +224,8 @@ def live_version(*, db_conn_id: str, schema: str, solution: str) -> tuple[str, d
         if not table_exists(conn, schema, TABLE):
             return None
         row = conn.execute(
-            compose("gate/live_version.sql", schema=schema), {"solution": solution, "exclude_arn": None}
+            compose("gate/live_version.sql", schema=schema),
+            {"solution": solution, "exclude_arn": None, "solution_arn": None},
         ).fetchone()
     if row is None:
         return None

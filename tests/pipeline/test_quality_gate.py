@@ -124,12 +124,21 @@ def solution(pipeline_env) -> str:
     return f"sol-{uuid.uuid4().hex[:8]}"
 
 
-def _gate(solution: str, version: str, metrics: dict[str, float], *, skip_gate: bool = False) -> GateDecision:
+def _gate(
+    solution: str,
+    version: str,
+    metrics: dict[str, float],
+    *,
+    skip_gate: bool = False,
+    dataset_group: str = "shop",
+) -> GateDecision:
     return record_and_judge(
         db_conn_id="store_db",
         schema=SCHEMA,
         solution=solution,
-        solution_version_arn=f"arn:aws:personalize:us-east-1:123456789012:solution/{solution}/{version}",
+        solution_version_arn=(
+            f"arn:aws:personalize:us-east-1:123456789012:solution/{dataset_group}-{solution}/{version}"
+        ),
         training_mode="FULL",
         metrics=metrics,
         rules=RULES,
@@ -178,6 +187,15 @@ def test_sequence_promotes_better_rejects_worse_and_reruns_in_place(solution, pi
     assert [r[0].rsplit("/", 1)[1] for r in rows] == ["v1", "v2", "v3"]
     assert [r[1] for r in rows] == ["promoted", "promoted", "rejected"]
     assert rows[2][2] == v2.solution_version_arn
+
+
+def test_dataset_groups_sharing_a_schema_each_compare_with_their_own_live_version(solution):
+    _gate(solution, "v1", _metrics(0.30), dataset_group="shop-eu")
+    other = _gate(solution, "v1", _metrics(0.10), dataset_group="shop-us")
+    assert (other.promote, other.live_version_arn) == (True, None)  # not held to shop-eu's 0.30
+    worse = _gate(solution, "v2", _metrics(0.05), dataset_group="shop-us")
+    assert worse.promote is False
+    assert worse.live_version_arn == other.solution_version_arn
 
 
 def test_rerun_of_a_promoted_version_compares_with_the_one_before_it(solution):
