@@ -1,5 +1,6 @@
 -- The user's personalized rows if the live snapshot has any, else the popular list.
--- One SELECT, so PostgreSQL inlines it: the user lookup is an index scan on (user_id, rank).
+-- One SELECT, so PostgreSQL inlines it: the user lookup is an index scan on the snapshot's user_id,
+-- then the unnest of that one row (the view).
 WITH personal AS (
     SELECT r.rank::int AS rank, r.item_id, r.score, 'personalized'::text AS source
       FROM {user_cache} AS r
