@@ -282,8 +282,9 @@ def _check_block(
         base, nullable = _base_type(fields[name]["type"])
         byte_lengths = pc.binary_length(column)
         shortest, longest = _min_max(byte_lengths)
-        if not nullable and shortest == 0:
-            _report_rows(report, f"empty {name}", pc.equal(byte_lengths, 0), column, first_line)
+        empty = pc.equal(byte_lengths, 0) if shortest == 0 else None  # None: no empty value here
+        if not nullable and empty is not None:
+            _report_rows(report, f"empty {name}", empty, column, first_line)
         limit = (
             MAX_ID_CHARS
             if name in ("USER_ID", "ITEM_ID")
@@ -295,7 +296,7 @@ def _check_block(
             too_long = pc.greater(pc.utf8_length(column), limit)
             _report_rows(report, f"{name} longer than {limit} characters", too_long, column, first_line)
         if base in ("int", "long", "float", "double"):
-            _check_numbers(report, name, base, column, shortest == 0, first_line)
+            _check_numbers(report, name, base, column, empty, first_line)
         if name == "EVENT_TYPE":
             _count_event_types(report, column, first_line, allowed_event_types, event_types)
 
@@ -325,9 +326,14 @@ def _count_event_types(
 
 
 def _check_numbers(
-    report: ValidationReport, name: str, base: str, column: pa.Array, has_empty: bool, first_line: int
+    report: ValidationReport,
+    name: str,
+    base: str,
+    column: pa.Array,
+    empty: pa.Array | None,
+    first_line: int,
 ) -> None:
-    text = pc.if_else(pc.equal(pc.binary_length(column), 0), None, column) if has_empty else column
+    text = column if empty is None else pc.if_else(empty, None, column)  # empty means no value
     integral = base in ("int", "long")
     try:  # the screen: one cast of the whole column; only a block with a bad value takes the regex
         numbers = pc.cast(text, pa.int64() if integral else pa.float64())

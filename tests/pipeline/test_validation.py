@@ -134,4 +134,3 @@ def test_numbers_in_the_items_file_are_checked(tmp_path, line, kind):
     assert [k for k in report.problems if k.startswith(kind)], report.problems
     examples = [example for found in report.problems.values() for example in found]
     assert all(example.startswith("line 7: ") for example in examples), examples
-
