@@ -46,19 +46,6 @@ def _user(user: str, items: list[str]) -> str:
     return json.dumps({"input": {"userId": user}, "output": {"recommendedItems": items, "scores": scores}})
 
 
-@pytest.fixture
-def put(pipeline_env, aws_clients):
-    s3, bucket = aws_clients("s3"), pipeline_env["bucket"]
-    prefix = f"caches-tests/{uuid.uuid4().hex[:8]}"
-
-    def put_output(folder: str, files: dict[str, list[str]]) -> str:
-        for name, lines in files.items():
-            s3.put_object(Bucket=bucket, Key=f"{prefix}/{folder}/{name}", Body="\n".join(lines).encode())
-        return f"s3://{bucket}/{prefix}/{folder}/"
-
-    return put_output
-
-
 def _load(uri: str, cache: str, recipe_type: str, lineage: dict | None = None):
     return load_batch_output(
         db_conn_id="store_db",
