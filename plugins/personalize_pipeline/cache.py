@@ -468,7 +468,7 @@ _ARRAY_ELEMENT_OIDS = {pa.string(): 25, pa.float64(): 701}
 
 
 def encode_copy_binary(table: pa.Table) -> pa.Buffer:
-    """Rows of text, int16, float8, text[] and float8[] columns in binary COPY format (no header).
+    """Rows of text, text[] and float8[] columns in PostgreSQL's binary COPY format (no header).
 
     Each row is the field count, then per field its byte length (-1 for null) and value; an
     array's value is its header (one dimension, element type, length) and each element with its
@@ -476,32 +476,17 @@ def encode_copy_binary(table: pa.Table) -> pa.Buffer:
     one Arrow kernel, so the server skips text parsing and Python never touches a row.
     """
     n = table.num_rows
-    pieces: list[pa.Array] = []
-    fixed: list[tuple[str, Any]] = [(">i2", table.num_columns)]
+    pieces: list[pa.Array] = [_packed(n, [(">i2", table.num_columns)])]
     for column in table.columns:
         column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
             values = pc.cast(column, pa.binary())
             lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False)
-            pieces += [_packed(n, [*fixed, (">i4", lengths)]), pc.fill_null(values, b"")]
-            fixed = []
-        elif column.type == pa.int16() and not column.null_count:
-            fixed += [(">i4", 2), (">i2", column.to_numpy())]
-        elif column.type == pa.float64():
-            if fixed:
-                pieces.append(_packed(n, fixed))
-                fixed = []
-            value = _packed(n, [(">i4", 8), (">f8", pc.fill_null(column, 0.0).to_numpy())])
-            pieces.append(_or_null(column, value))
+            pieces += [_packed(n, [(">i4", lengths)]), pc.fill_null(values, b"")]
         elif pa.types.is_list(column.type) and column.type.value_type in _ARRAY_ELEMENT_OIDS:
-            if fixed:
-                pieces.append(_packed(n, fixed))
-                fixed = []
             pieces += _array_field(column)
         else:
-            raise TypeError(f"no binary COPY encoding for {column.type} (with {column.null_count} nulls)")
-    if fixed:
-        pieces.append(_packed(n, fixed))
+            raise TypeError(f"no binary COPY encoding for {column.type}")
     rows = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.binary()))
     offsets = _binary_offsets(rows)
     return rows.buffers()[2][int(offsets[0]) : int(offsets[-1])]
