@@ -32,12 +32,17 @@ def main() -> int:
     with running_endpoint(LOCAL_DIR / "aws", step_seconds=1.0, port=PORT) as endpoint:
         from devenv.airflow_env import configure, migrate
         from devenv.demo import create_bucket
-        from personalize_pipeline.config import load_config
+        from personalize_pipeline.config import ConfigError, load_config
+        from personalize_pipeline.pipelines import pipeline_files
 
         os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only
         configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
         migrate()
-        create_bucket(endpoint, load_config().s3.bucket)
+        for path in pipeline_files():
+            try:
+                create_bucket(endpoint, load_config(path).s3.bucket)
+            except ConfigError as error:  # the UI shows it as that pipeline's import error
+                print(error)
         print(f"Local AWS endpoint {endpoint}; Airflow UI on http://127.0.0.1:8080 (Ctrl-C stops all)")
         try:
             return subprocess.run([sys.executable, "-m", "airflow", "standalone"]).returncode

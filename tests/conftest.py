@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -14,8 +15,11 @@ from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, configure, migra
 
 # Airflow reads its configuration at import: point it at a throwaway home before any test imports it.
 configure(Path(tempfile.mkdtemp(prefix="personalize-tests-airflow-")))
-# dag.test() runs only DAGs of a known bundle: the project's dags/ plus the tests' own fixture DAGs.
+# dag.test() runs only DAGs of a known bundle: the project's dags/, the tests' own fixture DAGs, and
+# a folder where tests put the DAG files of extra pipelines (see ``pipeline_dag_file``).
 TEST_DAGS = Path(__file__).resolve().parent / "dag_fixtures"
+PIPELINE_DAGS = Path(tempfile.mkdtemp(prefix="personalize-test-pipeline-dags-"))
+PROJECT_DAG_FILE = Path(__file__).resolve().parents[1] / "dags" / "personalize.py"
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [
         {
@@ -28,8 +32,54 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
             "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
             "kwargs": {"path": str(TEST_DAGS)},
         },
+        {
+            "name": "test-pipelines",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(PIPELINE_DAGS)},
+        },
     ]
 )
+
+
+def _pipeline_dag_file(name: str) -> Path:
+    path = PIPELINE_DAGS / f"{name}.py"
+    path.write_text(PROJECT_DAG_FILE.read_text())
+    return path
+
+
+@pytest.fixture(scope="session")
+def pipeline_dag_file():
+    """Writes the DAG file of pipeline ``name``: a copy of the project's, named after the pipeline,
+    in a folder dag.test() knows."""
+    return _pipeline_dag_file
+
+
+@pytest.fixture(scope="session")
+def pipelines_dir():
+    """A context manager: ``PERSONALIZE_PIPELINES_DIR`` at a folder holding ``<name>.yaml`` per config."""
+    return _pipelines_dir
+
+
+@contextlib.contextmanager
+def _pipelines_dir(configs: dict[str, dict], folder: Path):
+    """``PERSONALIZE_PIPELINES_DIR`` pointed at ``folder`` holding one ``<name>.yaml`` per config."""
+    import yaml
+
+    from personalize_pipeline.config import PIPELINES_DIR_ENV
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, raw in configs.items():
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    previous = os.environ.get(PIPELINES_DIR_ENV)
+    os.environ[PIPELINES_DIR_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(PIPELINES_DIR_ENV, None)
+        else:
+            os.environ[PIPELINES_DIR_ENV] = previous
+
 
 DEMO_BUCKET = "personalize-pipelines-demo"
 

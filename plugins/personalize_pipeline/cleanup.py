@@ -10,7 +10,13 @@ import logging
 from datetime import datetime, timedelta
 
 from personalize_pipeline.config import PipelineConfig
-from personalize_pipeline.s3_paths import split_s3_uri
+from personalize_pipeline.s3_paths import (
+    dataset_file,
+    dataset_folder,
+    report_file,
+    runs_folder,
+    split_s3_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +34,18 @@ def prune_exports(cfg: PipelineConfig, s3, *, dry_run: bool = False) -> dict[str
     keep = cfg.retention.export_partitions
     removed: dict[str, list[str]] = {}
     for spec in cfg.dataset_specs():
-        bucket, folder = split_s3_uri(cfg.s3.uri("datasets", f"{spec.slug}/"))
+        bucket, folder = split_s3_uri(dataset_folder(cfg.s3, spec.slug))
         labels = sorted(
             key[len(folder) : -len(".csv")]
             for key in s3.list_keys(bucket_name=bucket, prefix=folder) or []
             if key.endswith(".csv") and "/" not in key[len(folder) :]
         )
         stale = labels[:-keep] if len(labels) > keep else []
-        _, reports = split_s3_uri(cfg.s3.uri("reports", f"{spec.slug}/"))
-        keys = [f"{folder}{label}.csv" for label in stale] + [f"{reports}{label}.json" for label in stale]
+        keys = [
+            split_s3_uri(uri)[1]
+            for label in stale
+            for uri in (dataset_file(cfg.s3, spec.slug, label), report_file(cfg.s3, spec.slug, label))
+        ]
         _delete(s3, bucket, keys, dry_run)
         removed[spec.slug] = stale
     return removed
@@ -44,7 +53,7 @@ def prune_exports(cfg: PipelineConfig, s3, *, dry_run: bool = False) -> dict[str
 
 def prune_run_files(cfg: PipelineConfig, s3, *, now: datetime, dry_run: bool = False) -> int:
     """Delete retraining runs' batch inputs and outputs older than ``retention.run_files_days``."""
-    bucket, prefix = split_s3_uri(cfg.s3.uri("runs/"))
+    bucket, prefix = split_s3_uri(runs_folder(cfg.s3))
     cutoff = (now - timedelta(days=cfg.retention.run_files_days)).timestamp()
     stale = [
         obj["Key"]

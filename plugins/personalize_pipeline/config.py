@@ -1,10 +1,11 @@
 """
-The pipeline's one configuration file (include/pipeline.yaml), validated once.
+One pipeline's configuration file (include/pipelines/<name>.yaml), validated once.
 
-DAG files call :func:`load_config` at parse time: it reads a local file and checks it, nothing
-more (no database, no network). A mistake raises :class:`ConfigError` naming the file and the
-dotted key, e.g. ``solutions.similar-items.output.num_results``, so the DAG fails to parse
-with a message that says what to fix.
+The DAG file of a pipeline loads it at parse time (see :mod:`personalize_pipeline.pipelines`):
+it reads a local file and checks it, nothing more (no database, no network). A mistake raises
+:class:`ConfigError` naming the file and the dotted key, e.g.
+``solutions.similar-items.output.num_results``, so that pipeline's DAG file fails to parse with
+a message that says what to fix.
 """
 
 from __future__ import annotations
@@ -20,27 +21,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personalize_pipeline.datasets import DatasetSpec, avro_schema
+from personalize_pipeline.recipes import RECIPES, RecipeType
 from personalize_pipeline.sql_files import SQL_DIR
 
-CONFIG_ENV = "PERSONALIZE_PIPELINE_CONFIG"
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "include" / "pipeline.yaml"
-
-# What the pipeline knows of each recipe: the kind of output it serves and whether
-# trainingMode UPDATE is allowed (the developer guide allows it for these two only).
-RECIPES: dict[str, tuple[str, bool]] = {
-    "aws-user-personalization": ("USER_PERSONALIZATION", True),
-    "aws-user-personalization-v2": ("USER_PERSONALIZATION", False),
-    "aws-popularity-count": ("USER_PERSONALIZATION", True),
-    "aws-sims": ("RELATED_ITEMS", False),
-    "aws-similar-items": ("RELATED_ITEMS", False),
-    "aws-item-affinity": ("USER_SEGMENTATION", False),
-}
-# Which batch job serves each recipe type, and what every input line names.
-OUTPUT_KINDS = {
-    "USER_PERSONALIZATION": "batch_inference",
-    "RELATED_ITEMS": "batch_inference",
-    "USER_SEGMENTATION": "batch_segment",
-}
+PIPELINES_DIR_ENV = "PERSONALIZE_PIPELINES_DIR"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "include" / "pipelines"
+DEFAULT_PIPELINE = "personalize"
+DEFAULT_PATH = DEFAULT_DIR / f"{DEFAULT_PIPELINE}.yaml"
 METRICS = {
     "coverage",
     "mean_reciprocal_rank_at_25",
@@ -63,6 +50,8 @@ SCHEDULE_PRESETS = {
     "@annually",
 }
 NAME = r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$"
+# A pipeline's name is its file's name: it prefixes DAG ids, asset names and run folders.
+PIPELINE_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
@@ -214,10 +203,9 @@ class SolutionConfig(_Strict):
 
     @model_validator(mode="after")
     def _output_fits_recipe(self) -> SolutionConfig:
-        if self.output is not None and self.output.kind != OUTPUT_KINDS[self.recipe_type]:
-            raise ValueError(
-                f"recipe {self.recipe} is served by {OUTPUT_KINDS[self.recipe_type]}, not {self.output.kind}"
-            )
+        served_by = self.recipe_kind.output_kind
+        if self.output is not None and self.output.kind != served_by:
+            raise ValueError(f"recipe {self.recipe} is served by {served_by}, not {self.output.kind}")
         return self
 
     @property
@@ -225,12 +213,17 @@ class SolutionConfig(_Strict):
         return f"arn:aws:personalize:::recipe/{self.recipe}"
 
     @property
+    def recipe_kind(self) -> RecipeType:
+        """What the pipeline knows of this solution's recipe type (output, cache layout, batch input)."""
+        return RECIPES[self.recipe].recipe_type
+
+    @property
     def recipe_type(self) -> str:
-        return RECIPES[self.recipe][0]
+        return self.recipe_kind.name
 
     @property
     def supports_update(self) -> bool:
-        return RECIPES[self.recipe][1]
+        return RECIPES[self.recipe].supports_update
 
     def training_mode(self, requested: str) -> str:
         """UPDATE where the recipe allows it, FULL otherwise."""
@@ -274,6 +267,7 @@ class RetriesConfig(_Strict):
 
 
 class PipelineConfig(_Strict):
+    name: str = Field(pattern=PIPELINE_NAME)  # from the file's name, never written in the file
     dataset_group: str = Field(pattern=NAME, max_length=40)
     role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     s3: S3Config
@@ -324,6 +318,24 @@ class PipelineConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def dag_id(self, kind: str) -> str:
+        """This pipeline's DAG of one kind, e.g. ``personalize_export``."""
+        return f"{self.name}_{kind}"
+
+    @property
+    def user_cache(self) -> str | None:
+        """The cache the lookup function serves customers from (the first per-user solution's)."""
+        return next(
+            (s.output.cache_table for s in self.solutions.values() if s.output and s.recipe_kind.per_user),
+            None,
+        )
+
+    @property
+    def cache_tables(self) -> list[str]:
+        """Every cache this pipeline loads: solutions' outputs, then the fallback lists."""
+        outputs = [s.output.cache_table for s in self.solutions.values() if s.output]
+        return outputs + [self.fallbacks.popular.cache_table, self.fallbacks.trending.cache_table]
 
     def default_args(self) -> dict[str, Any]:
         """Every task retries with exponential backoff, as configured."""
@@ -376,31 +388,47 @@ def _format_errors(path: Path, error: ValidationError) -> str:
 
 
 def parse_config(data: Any, path: Path) -> PipelineConfig:
+    """Validate one pipeline's file; its name is the file's name (``personalize.yaml`` → ``personalize``)."""
+    if isinstance(data, dict) and "name" in data:
+        raise ConfigError(f"{path}: name: a pipeline is named after its file ({path.stem!r}); remove the key")
     try:
-        return PipelineConfig.model_validate(data)
+        return PipelineConfig.model_validate({"name": path.stem, **data})
     except ValidationError as error:
         raise ConfigError(_format_errors(path, error)) from None
 
 
-@cache
-def _load(path: Path, mtime: float) -> PipelineConfig:
+def read_yaml(path: Path) -> Any:
+    """The file's YAML (libyaml's loader where built in: parsing runs in every DAG file's parse)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
     except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found (set {CONFIG_ENV} or create it)") from None
+        raise ConfigError(
+            f"{path}: configuration file not found (create it, or set {PIPELINES_DIR_ENV} to its folder)"
+        ) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
+@cache
+def _load(path: Path, mtime: float) -> PipelineConfig:
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys")
     return parse_config(data, path)
 
 
-def config_path() -> Path:
-    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
+def pipelines_dir() -> Path:
+    """Where the pipelines' files are: ``PERSONALIZE_PIPELINES_DIR``, else include/pipelines/."""
+    return Path(os.environ.get(PIPELINES_DIR_ENV) or DEFAULT_DIR)
+
+
+def pipeline_path(name: str) -> Path:
+    return pipelines_dir() / f"{name}.yaml"
 
 
 def load_config(path: str | Path | None = None) -> PipelineConfig:
-    """The validated configuration (cached per file and modification time)."""
-    path = Path(path) if path else config_path()
+    """One file's validated configuration, the default pipeline's without a path (cached per mtime)."""
+    path = Path(path) if path else pipeline_path(DEFAULT_PIPELINE)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load(path, mtime)

@@ -1,6 +1,7 @@
 """A Personalize dataset the pipeline fills: its type, Avro schema and the SQL that extracts it.
 
-The datasets themselves are configured in include/pipeline.yaml (see ``PipelineConfig.dataset_specs``).
+The datasets themselves are configured in each pipeline's file in include/pipelines/
+(see ``PipelineConfig.dataset_specs``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """
 SNS notifications for pipeline runs, through the Amazon provider's notifier and hook.
 
-``notifications.sns_topic_arn`` in the configuration switches them on. DAGs attach
+``notifications.sns_topic_arn`` in the configuration switches them on (the notifier itself,
+:class:`~personalize_pipeline.run_notifier.RunNotifier`, is imported only then). DAGs attach
 ``run_notifiers(cfg, "success")`` and ``run_notifiers(cfg, "failure")`` as DAG callbacks; building
 them touches neither the network nor a database, so they are safe at parse time. When the callback
 runs, the message names the DAG, the run and its state, plus the failed tasks and the quality
@@ -13,8 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal
-
-from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
 from personalize_pipeline.config import PipelineConfig
 from personalize_pipeline.quality_gate import GateDecision
@@ -98,28 +97,6 @@ def run_details(context: dict[str, Any], event: Event, solutions: Sequence[str])
     return lines
 
 
-class RunNotifier(SnsNotifier):
-    """The provider's SnsNotifier, with the rendered message completed from the run's context.
-
-    ``subject`` and ``message`` are Jinja templates rendered by Airflow as usual; at send time the
-    subject is made acceptable to SNS and the message gains the details of :func:`run_details`.
-    """
-
-    def __init__(self, *, event: Event, solutions: Sequence[str] = (), **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.event = event
-        self.solutions = tuple(solutions)
-
-    def notify(self, context) -> None:
-        message = "\n".join([self.message, *run_details(context, self.event, self.solutions)])
-        self.hook.publish_to_target(
-            target_arn=self.target_arn,
-            message=message,
-            subject=subject_line(self.subject) if self.subject else None,
-            message_attributes=self.message_attributes,
-        )
-
-
 def run_notifiers(config: PipelineConfig, event: Event) -> list:
     """The DAG callbacks for ``event``: one SNS notifier, or none when no topic is set or the event is off."""
     settings = config.notifications
@@ -127,6 +104,8 @@ def run_notifiers(config: PipelineConfig, event: Event) -> list:
     enabled = settings.on_success if event == "success" else settings.on_failure
     if topic is None or not enabled:
         return []
+    from personalize_pipeline.run_notifier import RunNotifier  # the provider's notifier only when used
+
     state = STATES[event]
     return [
         RunNotifier(
@@ -140,4 +119,3 @@ def run_notifiers(config: PipelineConfig, event: Event) -> list:
             message_attributes={"event": event, "dag_id": "{{ dag.dag_id }}"},
         )
     ]
-

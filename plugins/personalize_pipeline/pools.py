@@ -7,12 +7,23 @@ region). Deferred tasks count against their pool, so a job waiting in the trigge
 
 from __future__ import annotations
 
+IMPORT_POOL = "personalize_import"
+TRAINING_POOL = "personalize_training"
+BATCH_INFERENCE_POOL = "personalize_batch_inference"
+BATCH_SEGMENT_POOL = "personalize_batch_segment"
+
+# Shared by every pipeline of the project: the quotas are per account and region.
 POOLS: dict[str, tuple[int, str]] = {
-    "personalize_import": (5, "Personalize: dataset import jobs pending or in progress (quota 5)"),
-    "personalize_training": (20, "Personalize: solution versions in training (quota 20)"),
-    "personalize_batch_inference": (5, "Personalize: batch inference jobs (quota 5)"),
-    "personalize_batch_segment": (5, "Personalize: batch segment jobs (quota 5)"),
+    IMPORT_POOL: (5, "Personalize: dataset import jobs pending or in progress (quota 5)"),
+    TRAINING_POOL: (20, "Personalize: solution versions in training (quota 20)"),
+    BATCH_INFERENCE_POOL: (5, "Personalize: batch inference jobs (quota 5)"),
+    BATCH_SEGMENT_POOL: (5, "Personalize: batch segment jobs (quota 5)"),
 }
+
+
+def pool_for(output_kind: str) -> str:
+    """The pool of a batch job kind (``batch_inference`` or ``batch_segment``)."""
+    return {"batch_inference": BATCH_INFERENCE_POOL, "batch_segment": BATCH_SEGMENT_POOL}[output_kind]
 
 
 def create_pools() -> None:

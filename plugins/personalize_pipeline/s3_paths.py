@@ -17,13 +17,6 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def run_folder(bucket: str, prefix: str, dag_id: str, run_id: str) -> str:
-    """``s3://bucket/prefix/dag_id/run_id/`` with the run id made key-safe."""
-    safe_run = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
-    prefix = prefix.strip("/")
-    return f"s3://{bucket}/{prefix + '/' if prefix else ''}{dag_id}/{safe_run}/"
-
-
 def partition_label(interval_start: datetime) -> str:
     """Names an export partition after the start of its data interval (UTC), e.g. ``2025-11-01T0000``."""
     return interval_start.astimezone(UTC).strftime("%Y-%m-%dT%H%M")
@@ -42,6 +35,11 @@ def dataset_folder(s3: S3Config, slug: str) -> str:
 def report_file(s3: S3Config, slug: str, label: str) -> str:
     """The validation report of one export (kept outside the data folder, which holds only CSVs)."""
     return s3.uri("reports", slug, f"{label}.json")
+
+
+def runs_folder(s3: S3Config) -> str:
+    """Every retraining run's files (what cleanup ages out)."""
+    return s3.uri("runs/")
 
 
 def run_files(s3: S3Config, dag_id: str, run_id: str, *parts: str) -> str:

@@ -20,7 +20,7 @@ PREFIX = "bad-data"
 @pytest.fixture(scope="module")
 def corrupted_store(pipeline_env, tmp_path_factory):
     from devenv import datagen
-    from personalize_pipeline.config import CONFIG_ENV, DEFAULT_PATH
+    from personalize_pipeline.config import DEFAULT_PATH, PIPELINES_DIR_ENV
 
     datagen.load(pipeline_env["database_url"], datagen.generate("demo"))
     with psycopg.connect(pipeline_env["database_url"]) as conn:
@@ -34,11 +34,11 @@ def corrupted_store(pipeline_env, tmp_path_factory):
     raw.update(dataset_group="bad-data", start_date="2026-06-01")
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
     raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
-    path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
+    path = tmp_path_factory.mktemp("config") / "personalize.yaml"
     path.write_text(yaml.safe_dump(raw))
-    os.environ[CONFIG_ENV] = str(path)
+    os.environ[PIPELINES_DIR_ENV] = str(path.parent)
     yield pipeline_env
-    os.environ.pop(CONFIG_ENV, None)
+    os.environ.pop(PIPELINES_DIR_ENV, None)
     datagen.load(pipeline_env["database_url"], datagen.generate("tiny"))
 
 

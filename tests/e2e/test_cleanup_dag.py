@@ -16,16 +16,16 @@ LABELS = ["2026-07-01T0000", "2026-08-01T0000", "2026-09-01T0000"]
 
 @pytest.fixture(scope="module")
 def configured(pipeline_env, aws_clients, tmp_path_factory):
-    from personalize_pipeline.config import CONFIG_ENV, DEFAULT_PATH
+    from personalize_pipeline.config import DEFAULT_PATH, PIPELINES_DIR_ENV
 
     raw = yaml.safe_load(DEFAULT_PATH.read_text())
     raw.update(dataset_group="cleanup-e2e")
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
     raw["retention"].update(export_partitions=2, run_files_days=30)
     raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
-    path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
+    path = tmp_path_factory.mktemp("config") / "personalize.yaml"
     path.write_text(yaml.safe_dump(raw))
-    os.environ[CONFIG_ENV] = str(path)
+    os.environ[PIPELINES_DIR_ENV] = str(path.parent)
     s3 = aws_clients("s3")
     for slug in ("interactions", "items", "users"):
         for label in LABELS:
@@ -37,7 +37,7 @@ def configured(pipeline_env, aws_clients, tmp_path_factory):
             )
     s3.put_object(Bucket=pipeline_env["bucket"], Key=f"{PREFIX}/runs/some_dag/run_1/a/input.json", Body=b"{}")
     yield pipeline_env
-    os.environ.pop(CONFIG_ENV, None)
+    os.environ.pop(PIPELINES_DIR_ENV, None)
 
 
 def _keys(s3, bucket: str) -> set[str]:

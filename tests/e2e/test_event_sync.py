@@ -51,7 +51,7 @@ def _source(url: str, start: datetime, end: datetime) -> list[tuple]:
 def env(pipeline_env, aws_clients, tmp_path_factory):
     """Tiny store data, a configuration of our own group and tracker, and the group's interactions dataset."""
     from devenv import datagen
-    from personalize_pipeline.config import CONFIG_ENV, DEFAULT_PATH, load_config
+    from personalize_pipeline.config import DEFAULT_PATH, PIPELINES_DIR_ENV, load_config
 
     url = pipeline_env["database_url"]
     datagen.load(url, datagen.generate("tiny"))
@@ -60,10 +60,10 @@ def env(pipeline_env, aws_clients, tmp_path_factory):
     raw["event_sync"]["tracker_name"] = TRACKER
     raw["schedules"]["export"] = EXPORT
     raw["retries"] = RETRIES
-    path = tmp_path_factory.mktemp("event-sync-config") / "pipeline.yaml"
+    path = tmp_path_factory.mktemp("event-sync-config") / "personalize.yaml"
     path.write_text(yaml.safe_dump(raw))
-    previous = os.environ.get(CONFIG_ENV)
-    os.environ[CONFIG_ENV] = str(path)
+    previous = os.environ.get(PIPELINES_DIR_ENV)
+    os.environ[PIPELINES_DIR_ENV] = str(path.parent)
     cfg = load_config()
 
     # The interactions dataset is the export/retrain DAGs' job; made here the way they make it.
@@ -88,9 +88,9 @@ def env(pipeline_env, aws_clients, tmp_path_factory):
     )
     yield {**pipeline_env, "cfg": cfg, "group": group, "stored": stored, "personalize": personalize}
     if previous is None:
-        os.environ.pop(CONFIG_ENV, None)
+        os.environ.pop(PIPELINES_DIR_ENV, None)
     else:
-        os.environ[CONFIG_ENV] = previous
+        os.environ[PIPELINES_DIR_ENV] = previous
 
 
 def _stored(env) -> list[tuple]:

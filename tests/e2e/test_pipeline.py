@@ -27,7 +27,7 @@ FAST = {"poll_seconds": 1}
 def pipeline(pipeline_env, tmp_path_factory):
     """Demo data, and a configuration whose history starts three months before the data ends."""
     from devenv import datagen
-    from personalize_pipeline.config import CONFIG_ENV, DEFAULT_PATH
+    from personalize_pipeline.config import DEFAULT_PATH, PIPELINES_DIR_ENV
 
     datagen.load(pipeline_env["database_url"], datagen.generate("demo"))
     raw = yaml.safe_load(DEFAULT_PATH.read_text())
@@ -35,15 +35,15 @@ def pipeline(pipeline_env, tmp_path_factory):
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
     raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
     raw["event_sync"]["tracker_name"] = f"{GROUP}-events"
-    path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
+    path = tmp_path_factory.mktemp("config") / "personalize.yaml"
     path.write_text(yaml.safe_dump(raw))
-    previous = os.environ.get(CONFIG_ENV)
-    os.environ[CONFIG_ENV] = str(path)
+    previous = os.environ.get(PIPELINES_DIR_ENV)
+    os.environ[PIPELINES_DIR_ENV] = str(path.parent)
     yield {**pipeline_env, "config_path": path}
     if previous is None:
-        os.environ.pop(CONFIG_ENV, None)
+        os.environ.pop(PIPELINES_DIR_ENV, None)
     else:
-        os.environ[CONFIG_ENV] = previous
+        os.environ[PIPELINES_DIR_ENV] = previous
 
 
 def _dag(dag_id: str):

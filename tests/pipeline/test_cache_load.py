@@ -102,15 +102,22 @@ def test_only_the_newest_snapshots_are_kept(put, pipeline_env):
     assert _rows(url, cache) == [("u1", 1, "item4")]
 
 
-def test_rollback_dag_serves_the_previous_snapshot(put, pipeline_env):
+def test_rollback_dag_serves_the_previous_snapshot(put, pipeline_env, pipelines_dir, tmp_path):
+    import yaml
     from airflow.dag_processing.dagbag import DagBag
 
     from devenv.postgres import REPO_ROOT
+    from personalize_pipeline.config import DEFAULT_PATH
 
     url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
     _load(put("one", {"in.json.out": [_line("u1", ["old"])]}), cache)
     _load(put("two", {"in.json.out": [_line("u1", ["new"])]}), cache)
-    dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("personalize_cache_rollback")
-    run = dag.test(run_conf={"cache_schema": SCHEMA, "cache_name": cache})
+    # The DAG offers only its pipeline's own caches: a pipeline whose user cache is this one.
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    raw["cache_schema"] = SCHEMA
+    raw["solutions"]["user-personalization"]["output"]["cache_table"] = cache
+    with pipelines_dir({"personalize": raw}, tmp_path):
+        dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("personalize_cache_rollback")
+        run = dag.test(run_conf={"cache_name": cache})
     assert str(run.state) == "success"
     assert _rows(url, cache) == [("u1", 1, "old")]

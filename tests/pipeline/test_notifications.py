@@ -10,12 +10,12 @@ from airflow.sdk import DAG
 
 from personalize_pipeline.config import NotificationsConfig, load_config
 from personalize_pipeline.notifications import (
-    RunNotifier,
     gate_message,
     run_notifiers,
     subject_line,
 )
 from personalize_pipeline.quality_gate import GateDecision
+from personalize_pipeline.run_notifier import RunNotifier
 
 NDCG = "normalized_discounted_cumulative_gain_at_10"
 

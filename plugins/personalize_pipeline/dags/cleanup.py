@@ -1,38 +1,35 @@
 """
-### Personalize cleanup
+### Personalize cleanup ({pipeline})
 
-Applies `retention` from include/pipeline.yaml:
-
+Applies `retention` from the pipeline's file:
 * solution versions: trainings still running that are not a solution's newest are stopped,
   and ACTIVE versions beyond the newest `solution_versions` are reported (Personalize has no
   call to delete one; an undeployed version costs nothing);
 * S3: interaction partitions and item/user snapshots beyond the newest `export_partitions`,
   with their validation reports, and retraining runs' batch files older than `run_files_days`.
+  Only this pipeline's prefix is touched.
 
 Set `dry_run` in the trigger form to see what would go.
 """
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, Param, task
 
-from personalize_pipeline.config import load_config
-from personalize_pipeline.notifications import run_notifiers
+from personalize_pipeline.config import PipelineConfig
+from personalize_pipeline.dags.common import dag_args
 from personalize_provider.operators.personalize_cleanup import PersonalizeCleanupSolutionVersionsOperator
-
-cfg = load_config()
 
 
 @task
-def solution_arn(name: str) -> str:
+def solution_arn(pipeline: str, name: str) -> str:
     """The solution's ARN; skips the cleanup of a solution no run has created yet."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from personalize_pipeline.config import load_config
+    from personalize_pipeline.pipelines import load_pipeline
     from personalize_provider.hooks.personalize import PersonalizeHook
 
-    cfg = load_config()
+    cfg = load_pipeline(pipeline)
     hook = PersonalizeHook(aws_conn_id=cfg.connections.aws)
     group = hook.find_arn_by_name(
         "list_dataset_groups", "datasetGroups", "datasetGroupArn", cfg.dataset_group
@@ -46,40 +43,39 @@ def solution_arn(name: str) -> str:
 
 
 @task
-def prune_s3(params: dict, data_interval_end=None) -> dict:
+def prune_s3(pipeline: str, params: dict, data_interval_end=None) -> dict:
     """Old export partitions, snapshots and run files."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from personalize_pipeline.cleanup import prune_exports, prune_run_files
-    from personalize_pipeline.config import load_config
+    from personalize_pipeline.pipelines import load_pipeline
 
-    cfg = load_config()
+    cfg = load_pipeline(pipeline)
     s3 = S3Hook(aws_conn_id=cfg.connections.aws)
     removed = prune_exports(cfg, s3, dry_run=params["dry_run"])
     runs = prune_run_files(cfg, s3, now=data_interval_end, dry_run=params["dry_run"])
     return {"exports": removed, "run_files": runs, "dry_run": params["dry_run"]}
 
 
-with DAG(
-    dag_id="personalize_cleanup",
-    description="Apply the retention policy to solution versions and the pipeline's S3 files.",
-    schedule=cfg.schedules.cleanup,
-    start_date=pendulum.datetime(cfg.start_date.year, cfg.start_date.month, cfg.start_date.day, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    params={"dry_run": Param(False, type="boolean", description="Only log what would be removed.")},
-    default_args=cfg.default_args(),
-    on_success_callback=run_notifiers(cfg, "success"),
-    on_failure_callback=run_notifiers(cfg, "failure"),
-    doc_md=__doc__,
-    tags=["personalize", "cleanup"],
-) as dag:
-    for name in cfg.solutions:
-        PersonalizeCleanupSolutionVersionsOperator(
-            task_id=f"versions_{name}",
-            solution_arn=solution_arn.override(task_id=f"find_{name}")(name),
-            keep_newest=cfg.retention.solution_versions,
-            dry_run="{{ params.dry_run }}",
-            aws_conn_id=cfg.connections.aws,
+def build_cleanup_dag(cfg: PipelineConfig) -> DAG:
+    with DAG(
+        **dag_args(
+            cfg,
+            "cleanup",
+            doc_md=__doc__,
+            schedule=cfg.schedules.cleanup,
+            data_intervals=False,
+            params={"dry_run": Param(False, type="boolean", description="Only log what would be removed.")},
+            description="Apply the retention policy to solution versions and the pipeline's S3 files.",
         )
-    prune_s3()
+    ) as dag:
+        for name in cfg.solutions:
+            PersonalizeCleanupSolutionVersionsOperator(
+                task_id=f"versions_{name}",
+                solution_arn=solution_arn.override(task_id=f"find_{name}")(cfg.name, name),
+                keep_newest=cfg.retention.solution_versions,
+                dry_run="{{ params.dry_run }}",
+                aws_conn_id=cfg.connections.aws,
+            )
+        prune_s3(cfg.name)
+    return dag

@@ -1,0 +1,14 @@
+"""
+The Airflow DAGs of the pipeline configured in include/pipelines/personalize.yaml: personalize_export,
+personalize_retrain_full, personalize_retrain_update, personalize_event_sync,
+personalize_cleanup and personalize_cache_rollback.
+
+Another pipeline is a copy of this file named after its configuration file: dags/brand_b.py
+builds include/pipelines/brand_b.yaml as brand_b_export, brand_b_retrain_full, and so on. A
+mistake in one pipeline's file fails only that pipeline's DAG file. (Airflow reads only files
+that mention both "airflow" and "dag": keep this docstring in a copy.)
+"""
+
+from personalize_pipeline.dags import build_pipeline_dags
+
+globals().update(build_pipeline_dags(__file__))

@@ -1,0 +1,79 @@
+"""What every DAG of a pipeline shares: start date, retries, notifiers, tags, the poll setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, Param
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from personalize_pipeline.config import PipelineConfig
+from personalize_pipeline.notifications import run_notifiers
+
+
+def dag_args(
+    cfg: PipelineConfig,
+    kind: str,
+    *,
+    doc_md: str,
+    schedule: str | None = None,
+    data_intervals: bool = True,
+    **extra: Any,
+) -> dict:
+    """Keyword arguments of ``DAG(...)`` for this pipeline's DAG of one kind.
+
+    ``data_intervals`` gives each run the interval a cron or preset schedule covers (exports and
+    retraining read their data by it); without it the schedule is Airflow's plain one. Templates
+    render as native objects, so ``{{ params.poll_seconds }}`` reaches an operator as the integer
+    the form holds, not as text.
+    """
+    start = cfg.start_date
+    if schedule and data_intervals:
+        schedule = CronDataIntervalTimetable(schedule, timezone="UTC")
+    return {
+        "dag_id": cfg.dag_id(kind),
+        "schedule": schedule,
+        "start_date": pendulum.datetime(start.year, start.month, start.day, tz="UTC"),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": cfg.default_args(),
+        "on_success_callback": run_notifiers(cfg, "success"),
+        "on_failure_callback": run_notifiers(cfg, "failure"),
+        "render_template_as_native_obj": True,
+        "doc_md": doc_md.replace("{pipeline}", cfg.name),
+        "tags": ["personalize", f"pipeline:{cfg.name}", kind.replace("_", "-")],
+        **extra,
+    }
+
+
+def poll_param(cfg: PipelineConfig) -> Param:
+    return Param(cfg.poll_seconds, type="integer", minimum=1, description="Seconds between status checks.")
+
+
+# Rendered natively (see dag_args): an int from the form, never a string.
+POLL = "{{ params.poll_seconds }}"
+
+
+def aws_args(cfg: PipelineConfig) -> dict[str, Any]:
+    """Arguments of every Personalize operator: the connection, deferral, the run's poll interval."""
+    return {"aws_conn_id": cfg.connections.aws, "waiter_delay": POLL, "deferrable": True}
+
+
+def dataset_asset(cfg: PipelineConfig, slug: str) -> Asset:
+    """The S3 folder of one dataset's exports: the export DAG's outlet, the retraining DAGs' inlet.
+
+    Named, with the folder in ``extra``: an ``s3://`` URI would make Airflow load every provider's
+    metadata to normalise it, 0.2–0.3 s more per DAG file at parse.
+    """
+    from personalize_pipeline.s3_paths import dataset_folder
+
+    return Asset(
+        name=f"{cfg.name}.{slug}",
+        group="personalize",
+        extra={
+            "pipeline": cfg.name,
+            "dataset_group": cfg.dataset_group,
+            "location": dataset_folder(cfg.s3, slug),
+        },
+    )
