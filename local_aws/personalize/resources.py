@@ -20,7 +20,6 @@ class Resources:
     def __init__(self, data_dir: Path, s3_endpoint: str, account: str = "123456789012",
                  step_seconds: float = 1.0, workers: int = 2):
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = data_dir
         self.account = account
         self.store = Store(data_dir / "state.json")
         self.jobs = JobRunner(self.store, step_seconds, workers)

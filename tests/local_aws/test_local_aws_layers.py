@@ -119,3 +119,13 @@ def test_protocol_state_and_training_stay_apart():
     for module in APART:
         others = {f"{PACKAGE}.{other}" for other in APART if other != module}
         assert not reachable(graph, f"{PACKAGE}.{module}") & others, module
+
+
+def test_checks_and_job_bodies_sit_below_the_handlers():
+    graph = import_graph()
+    handlers = {m for m in graph if m.startswith(f"{PACKAGE}.handlers")}
+    top = {f"{PACKAGE}.service"} | handlers
+    for module in ("checks", "work"):
+        assert not reachable(graph, f"{PACKAGE}.{module}") & top, module
+    # request checks only read: they neither start jobs nor run job bodies
+    assert not reachable(graph, f"{PACKAGE}.checks") & {f"{PACKAGE}.work", f"{PACKAGE}.jobs"}

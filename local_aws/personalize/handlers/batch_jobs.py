@@ -6,7 +6,6 @@ from functools import partial
 from typing import Any
 
 from .. import checks, work
-from ..errors import InvalidInput
 from ..resources import Resources
 from ..state import JOB_PENDING
 from .common import describe_handler, list_handler, pick
@@ -52,8 +51,7 @@ def handlers(res: Resources) -> dict:
     def create_batch_segment_job(p, region):
         k = checks.num_results(p, 5_000_000, "numResults must be at least 1.")
         input_uri, output_uri = job_paths(p)
-        if p.get("filterArn"):
-            raise InvalidInput("Filters on batch segment jobs are not supported by the local service.")
+        checks.no_segment_filter(p)
         with store.locked():
             version = store.get("solution-version", p["solutionVersionArn"])
             checks.require_active(version, "Solution version", "solutionVersionArn", show_status=False)
