@@ -1,8 +1,9 @@
-"""Batch inference jobs: JSON Lines in S3 -> one vectorised scoring pass -> ``.out`` files.
+"""Batch inference: JSON Lines in S3 -> one vectorised scoring pass -> ``.out`` files.
 
 Lines are parsed first, all valid users are scored together (see ``scoring``),
 then every input line gets one output line; a bad line gets an ``error`` text
-and the job goes on.
+and the job goes on. ``run`` reads and writes the files of every batch job,
+segment jobs too.
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from . import filters, queries
-from .errors import InvalidInput, JobFailure, ResourceAlreadyExists, ResourceInUse, ServiceError
+from . import queries
+from .errors import JobFailure, ServiceError
 from .s3io import S3
 from .scoring import Model
-from .service import PersonalizeService, describe_handler, list_handler, pick
-from .state import ACTIVE, JOB_PENDING
 
-SUMMARY = ("batchInferenceJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
-           "failureReason", "solutionVersionArn", "batchInferenceJobMode")
 SCORE_DECIMALS = 7
 
 
@@ -67,9 +64,8 @@ def score_lines(model: Model, lines: list[str], k: int, mask_for: MaskFor | None
             for i, (query, error, _) in enumerate(parsed)]
 
 
-def run(s3: S3, model: Model, input_uri: str, output_uri: str, k: int,
-        transform: Callable[[list[str]], list[str]] | None = None) -> None:
-    """Read every input file, write ``<name>.out``; ``transform`` maps input lines to output lines."""
+def run(s3: S3, input_uri: str, output_uri: str, answer: Callable[[list[str]], list[str]]) -> None:
+    """Read every input file, write ``<name>.out``; ``answer`` maps input lines to output lines."""
     try:
         keys = s3.keys_at(input_uri)
     except ValueError:
@@ -82,73 +78,5 @@ def run(s3: S3, model: Model, input_uri: str, output_uri: str, k: int,
             text = s3.read(bucket, key).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise JobFailure(f"Input file s3://{bucket}/{key} is not UTF-8 text.") from exc
-        lines = transform(text.splitlines()) if transform else score_lines(model, text.splitlines(), k)
+        lines = answer(text.splitlines())
         s3.write(base + posixpath.basename(key) + ".out", ("\n".join(lines) + "\n").encode())
-
-
-def handlers(svc: PersonalizeService) -> dict:
-    store = svc.store
-
-    def create_batch_inference_job(p, region):
-        k = p.get("numResults", 25)
-        if not 1 <= k <= 500:
-            raise InvalidInput("numResults must be between 1 and 500.")
-        input_uri = p["jobInput"]["s3DataSource"]["path"]
-        output_uri = p["jobOutput"]["s3DataDestination"]["path"]
-        for name, uri in (("jobInput", input_uri), ("jobOutput", output_uri)):
-            if not uri.startswith("s3://"):
-                raise InvalidInput(f"{name} path must be an s3:// location, got {uri!r}.")
-        with store.locked():
-            version = store.get("solution-version", p["solutionVersionArn"])
-            if version["status"] != ACTIVE:
-                raise ResourceInUse(f"Solution version {version['solutionVersionArn']} is not ACTIVE "
-                                    f"(status: {version['status']}).")
-            if p.get("filterArn"):
-                filters.active_filter(svc, p["filterArn"], version["datasetGroupArn"])
-            if version["recipeArn"].endswith("/aws-trending-now"):
-                raise InvalidInput("Batch inference is not supported for solutions trained with "
-                                   "aws-trending-now.")
-            if version["recipeArn"].endswith(("/aws-item-affinity", "/aws-item-attribute-affinity")):
-                raise InvalidInput("This solution version makes user segments; use CreateBatchSegmentJob.")
-            arn = svc.arn(region, f"batch-inference-job/{p['jobName']}")
-            if store.exists("batch-inference-job", arn):
-                raise ResourceAlreadyExists(arn)
-            svc.check_busy_limit("batch-inference-job")
-            store.add("batch-inference-job", arn, {
-                "jobName": p["jobName"], "batchInferenceJobArn": arn,
-                "solutionVersionArn": version["solutionVersionArn"], "numResults": k,
-                "jobInput": p["jobInput"], "jobOutput": p["jobOutput"], "roleArn": p["roleArn"],
-                "batchInferenceJobMode": p.get("batchInferenceJobMode", "BATCH_INFERENCE"),
-                "status": JOB_PENDING,
-                **pick(p, ("filterArn", "batchInferenceJobConfig")), **svc.tags_field(p)})
-        filter_arn = p.get("filterArn")
-        contexts: dict[str, filters.FilterContext] = {}  # one per distinct filterValues: reuses item masks
-
-        def mask_for(model, query):
-            key = filters.values_key(query.get("filterValues"))
-            if key not in contexts:
-                contexts[key] = filters.context_for(svc, filter_arn, query.get("filterValues"))
-            context = contexts[key]
-            return context.mask(model.item_ids, query.get("userId"), query.get("itemId"))
-
-        def work():
-            model = svc.load_model(version["solutionVersionArn"])
-            run(svc.s3, model, input_uri, output_uri, k,
-                lambda lines: score_lines(model, lines, k, mask_for if filter_arn else None))
-
-        svc.jobs.start("batch-inference-job", arn, work, batch_statuses=True)
-        return {"batchInferenceJobArn": arn}
-
-    describe_batch_inference_job = describe_handler(
-        store, "batch-inference-job", "batchInferenceJobArn", "batchInferenceJob"
-    )
-
-    list_batch_inference_jobs = list_handler(
-        store, "batch-inference-job", "batchInferenceJobs", SUMMARY, "solutionVersionArn"
-    )
-
-    return {
-        ("personalize", "CreateBatchInferenceJob"): create_batch_inference_job,
-        ("personalize", "DescribeBatchInferenceJob"): describe_batch_inference_job,
-        ("personalize", "ListBatchInferenceJobs"): list_batch_inference_jobs,
-    }

@@ -55,6 +55,11 @@ def make_arn(region: str, account: str, resource: str) -> str:
     return f"arn:aws:personalize:{region}:{account}:{resource}"
 
 
+def dataset_arn(group_arn: str, dataset_type: str) -> str:
+    """The ARN a dataset of ``dataset_type`` has in that dataset group."""
+    return f"{group_arn.replace(':dataset-group/', ':dataset/')}/{dataset_type}"
+
+
 class Store:
     """All resources by kind and ARN, guarded by one lock."""
 

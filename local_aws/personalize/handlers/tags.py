@@ -1,4 +1,4 @@
-"""Tags: TagResource/UntagResource/ListTagsForResource and ``tags`` on Create*.
+"""Tags: TagResource/UntagResource/ListTagsForResource (``tags`` on Create* are checked in ``checks``).
 
 Tags live in a hidden ``_tags`` map on the resource record, so Describe/List
 never show them (as in the service) and they go away with the resource.
@@ -6,26 +6,17 @@ never show them (as in the service) and they go away with the resource.
 
 from __future__ import annotations
 
-from .errors import TooManyTags
-from .service import PersonalizeService
-
-MAX_TAGS = 50
+from .. import checks
+from ..resources import Resources
 
 
-def check_tags(tags: list[dict[str, str]], existing: dict[str, str] | None = None) -> dict[str, str]:
-    merged = {**(existing or {}), **{t["tagKey"]: t.get("tagValue", "") for t in tags}}
-    if len(merged) > MAX_TAGS:
-        raise TooManyTags(f"A resource can have at most {MAX_TAGS} tags.")
-    return merged
-
-
-def handlers(svc: PersonalizeService) -> dict:
-    store = svc.store
+def handlers(res: Resources) -> dict:
+    store = res.store
 
     def tag_resource(p, region):
         with store.locked():
             kind, record = store.find(p["resourceArn"])
-            store.update(kind, p["resourceArn"], _tags=check_tags(p["tags"], record.get("_tags")))
+            store.update(kind, p["resourceArn"], _tags=checks.check_tags(p["tags"], record.get("_tags")))
 
     def untag_resource(p, region):
         with store.locked():

@@ -1,4 +1,4 @@
-"""Filters: the control-plane resource and its application to recommendation lists.
+"""Applying filters to recommendation lists (the control-plane resource is in ``handlers.filters``).
 
 Applying a filter gives a boolean mask over a model's items (True = may be
 recommended): INCLUDE clauses union, EXCLUDE clauses union, result = include
@@ -14,19 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInput, LimitExceeded, ResourceInUse
+from .errors import InvalidInput
 from .filter_expr import Clause, Cond, Ref, bind, parse
-from .service import PersonalizeService, describe_handler, list_handler
-from .state import ACTIVE, BUSY_STATUSES, CREATE_PENDING
+from .imports import DatasetFiles
+from .state import dataset_arn
 
-SUMMARY = ("name", "filterArn", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
-           "failureReason")
-MAX_FILTERS_PER_GROUP = 10
 RECENT_PER_TYPE = 100  # interaction filters look at each user's 100 newest events per type
-
-
-def dataset_arn(group_arn: str, dataset_type: str) -> str:
-    return f"{group_arn.replace(':dataset-group/', ':dataset/')}/{dataset_type}"
 
 
 def events_by_user(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -72,8 +65,8 @@ def _text(value: Any) -> str:
 class FilterContext:
     """One filter with bound values, ready to produce item masks for a model."""
 
-    def __init__(self, svc: PersonalizeService, record: dict[str, Any], filter_values: dict | None):
-        self.svc = svc
+    def __init__(self, files: DatasetFiles, record: dict[str, Any], filter_values: dict | None):
+        self.files = files
         self.group = record["datasetGroupArn"]
         self.clauses = bind(parse(record["filterExpression"]), filter_values)
         if any(c.target != "ItemID" for c in self.clauses):
@@ -82,7 +75,7 @@ class FilterContext:
         self._static: dict[int, np.ndarray] = {}
 
     def _frame(self, dataset_type: str, derive):
-        return self.svc.files.cached(dataset_arn(self.group, dataset_type), derive)
+        return self.files.cached(dataset_arn(self.group, dataset_type), derive)
 
     def mask(self, item_ids: np.ndarray, user_id: str | None = None,
              item_id: str | None = None) -> np.ndarray:
@@ -154,56 +147,6 @@ class FilterContext:
         if column is None:
             return False
         return bool(_matches(users.loc[[user_id], column], cond, cond.values)[0])
-
-
-def active_filter(svc: PersonalizeService, filter_arn: str, group_arn: str | None = None) -> dict[str, Any]:
-    record = svc.store.get("filter", filter_arn)
-    if record["status"] != ACTIVE:
-        raise ResourceInUse(f"Filter {filter_arn} is not ACTIVE (status: {record['status']}).")
-    if group_arn and record["datasetGroupArn"] != group_arn:
-        raise InvalidInput(f"Filter {filter_arn} belongs to another dataset group.")
-    return record
-
-
-def context_for(svc: PersonalizeService, filter_arn: str | None, filter_values: dict | None,
-                group_arn: str | None = None) -> FilterContext | None:
-    if not filter_arn:
-        return None
-    return FilterContext(svc, active_filter(svc, filter_arn, group_arn), filter_values)
-
-
-def handlers(svc: PersonalizeService) -> dict:
-    store = svc.store
-
-    def create_filter(p, region):
-        parse(p["filterExpression"])
-        with store.locked():
-            group = store.get("dataset-group", p["datasetGroupArn"])
-            if group["status"] != ACTIVE:
-                raise ResourceInUse(f"Dataset group {group['datasetGroupArn']} is not ACTIVE.")
-            if store.count("filter", lambda r: r["datasetGroupArn"] == group["datasetGroupArn"]) \
-                    >= MAX_FILTERS_PER_GROUP:
-                raise LimitExceeded(f"A dataset group can have at most {MAX_FILTERS_PER_GROUP} filters.")
-            arn = svc.arn(region, f"filter/{p['name']}")
-            store.add("filter", arn, {"name": p["name"], "filterArn": arn, "status": CREATE_PENDING,
-                                      "datasetGroupArn": group["datasetGroupArn"],
-                                      "filterExpression": p["filterExpression"], **svc.tags_field(p)})
-        svc.jobs.start("filter", arn)
-        return {"filterArn": arn}
-
-    describe_filter = describe_handler(store, "filter", "filterArn", "filter")
-
-    list_filters = list_handler(store, "filter", "Filters", SUMMARY, "datasetGroupArn")
-
-    def delete_filter(p, region):
-        record = store.get("filter", p["filterArn"])
-        if record["status"] in BUSY_STATUSES:
-            raise ResourceInUse(f"Filter {p['filterArn']} is in status {record['status']}.")
-        svc.jobs.delete_later("filter", p["filterArn"])
-
-    ops = {"CreateFilter": create_filter, "DescribeFilter": describe_filter, "ListFilters": list_filters,
-           "DeleteFilter": delete_filter}
-    return {("personalize", name): fn for name, fn in ops.items()}
 
 
 def values_key(filter_values: dict | None) -> str:

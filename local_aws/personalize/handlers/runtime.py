@@ -1,7 +1,7 @@
 """Runtime (GetRecommendations, GetPersonalizedRanking) served from campaigns.
 
 Answers come from ``queries`` like batch output; a known user's live events
-(``events.LiveEvents``) are folded into the user's factors first.
+(``live.LiveEvents``) are folded into the user's factors first.
 """
 
 from __future__ import annotations
@@ -10,47 +10,36 @@ import uuid
 
 import numpy as np
 
-from . import filters, queries
-from .errors import InvalidInput, ResourceNotFound
-from .scoring import recommend_vector
-from .service import PersonalizeService
-from .state import ACTIVE
-from .training import ALS_RECIPES
-
-SCORE_DECIMALS = 7
+from .. import checks, queries
+from ..batch import SCORE_DECIMALS
+from ..filtering import FilterContext
+from ..resources import Resources
+from ..scoring import recommend_vector
+from ..training import ALS_RECIPES
 
 
-def handlers(svc: PersonalizeService) -> dict:
-    store = svc.store
+def handlers(res: Resources) -> dict:
+    store = res.store
 
     def _campaign(campaign_arn: str | None):
-        if not campaign_arn:
-            raise InvalidInput("campaignArn is required (recommenders are not supported locally).")
-        if not store.exists("campaign", campaign_arn):
-            raise ResourceNotFound(f"Could not find campaign {campaign_arn}.")
-        campaign = store.get("campaign", campaign_arn)
-        if campaign["status"] != ACTIVE:
-            raise ResourceNotFound(f"Campaign {campaign_arn} is not ACTIVE (status: {campaign['status']}).")
+        campaign = checks.active_campaign(store, campaign_arn)
         group = store.get("solution-version", campaign["solutionVersionArn"])["datasetGroupArn"]
-        return svc.load_model(campaign["solutionVersionArn"]), group
+        return res.load_model(campaign["solutionVersionArn"]), group
 
     def _mask(p, model, group):
-        context = filters.context_for(svc, p.get("filterArn"), p.get("filterValues"), group)
-        return None if context is None else context.mask(model.item_ids, p.get("userId"), p.get("itemId"))
+        if not p.get("filterArn"):
+            return None
+        record = checks.active_filter(store, p["filterArn"], group)
+        context = FilterContext(res.files, record, p.get("filterValues"))
+        return context.mask(model.item_ids, p.get("userId"), p.get("itemId"))
 
     def get_recommendations(p, region):
         model, group = _campaign(p.get("campaignArn"))
-        k = p.get("numResults", 25)
-        if not 1 <= k <= 500:
-            raise InvalidInput("numResults must be between 1 and 500.")
-        if queries.kind(model) == "ranking":
-            raise InvalidInput("A personalized-ranking campaign answers GetPersonalizedRanking only.")
+        k = checks.num_results(p, 500, "numResults must be between 1 and 500.")
         query = {key: p[key] for key in ("userId", "itemId") if key in p}
-        error = queries.check(model, query)
-        if error:
-            raise InvalidInput(error.replace("Line has", "The request has"))
+        checks.recommendation_query(model, query)
         mask = _mask(p, model, group)
-        live = svc.live.user_state(model, group, p["userId"]) if (
+        live = res.live.user_state(model, group, p["userId"]) if (
             model.recipe in ALS_RECIPES and "userId" in p) else None
         if live is not None:
             items, scores, valid = recommend_vector(model, live[0], live[1], len(model.item_ids) if mask
