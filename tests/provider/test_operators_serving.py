@@ -42,10 +42,9 @@ def _context(run_id: str = "manual__1"):
 
 
 @pytest.fixture
-def conn():
-    with mock.patch.object(PersonalizeHook, "conn") as client:
-        client.describe_solution_version.return_value = {"solutionVersion": {"datasetGroupArn": GROUP}}
-        yield client
+def conn(conn):
+    conn.describe_solution_version.return_value = {"solutionVersion": {"datasetGroupArn": GROUP}}
+    return conn
 
 
 @pytest.fixture

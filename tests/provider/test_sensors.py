@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
@@ -28,12 +27,6 @@ def _described(kind, status):
     for key in reversed(kind.status_path[:-1]):
         body = {"status": "ACTIVE", key: body}
     return {kind.response_key: body}
-
-
-@pytest.fixture
-def conn():
-    with mock.patch.object(PersonalizeHook, "conn") as client:
-        yield client
 
 
 @pytest.mark.parametrize("kind_name", sorted(SENSORS))
