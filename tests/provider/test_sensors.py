@@ -44,6 +44,7 @@ def test_states_agree_with_the_resource_kind_and_its_waiter(kind_name):
         == {a["expected"] for a in acceptors if a["state"] == "success"}
     )
     assert not set(sensor.INTERMEDIATE_STATES) & (set(sensor.FAILURE_STATES) | set(sensor.SUCCESS_STATES))
+    assert set(sensor.INTERMEDIATE_STATES) == set(kind.in_flight_states)
     assert sensor.FAILURE_MESSAGE
 
 
