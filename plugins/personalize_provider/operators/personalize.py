@@ -596,6 +596,15 @@ class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
 
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
+    template_fields: Sequence[str] = aws_template_fields(
+        "solution_version_arn",
+        "input_path",
+        "output_path",
+        "role_arn",
+        "filter_arn",
+        "job_name",
+        "num_results",
+    )
     job_prefix: ClassVar[str]
     link: ClassVar[type]
 
@@ -673,15 +682,9 @@ class PersonalizeCreateBatchInferenceJobOperator(_PersonalizeBatchJobOperator):
     kind_name = "batch_inference_job"
     job_prefix = "batch"
     link = PersonalizeBatchInferenceJobLink
-    template_fields: Sequence[str] = aws_template_fields(
-        "solution_version_arn",
-        "input_path",
-        "output_path",
-        "role_arn",
-        "filter_arn",
+    template_fields: Sequence[str] = (
+        *_PersonalizeBatchJobOperator.template_fields,
         "batch_inference_job_config",
-        "job_name",
-        "num_results",
     )
     template_fields_renderers = {"batch_inference_job_config": "json"}
     operator_extra_links = (PersonalizeBatchInferenceJobLink(),)
@@ -716,15 +719,6 @@ class PersonalizeCreateBatchSegmentJobOperator(_PersonalizeBatchJobOperator):
     kind_name = "batch_segment_job"
     job_prefix = "segment"
     link = PersonalizeBatchSegmentJobLink
-    template_fields: Sequence[str] = aws_template_fields(
-        "solution_version_arn",
-        "input_path",
-        "output_path",
-        "role_arn",
-        "filter_arn",
-        "job_name",
-        "num_results",
-    )
     operator_extra_links = (PersonalizeBatchSegmentJobLink(),)
 
     def create_job(self, params: dict[str, Any]) -> str:
