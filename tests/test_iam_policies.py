@@ -20,13 +20,13 @@ def _pascal(snake: str) -> str:
 
 
 def _personalize_calls() -> set[str]:
-    from personalize_provider.hooks.personalize import RESOURCE_KINDS
+    from personalize_provider.hooks.personalize import KINDS
 
     source = "\n".join(p.read_text() for p in PROVIDER.rglob("*.py"))
     calls = set(re.findall(r"\.conn\.([a-z_]+)\(", source))
     calls |= set(re.findall(r"(?:iter_list|find_job|find_arn_by_name)\(\s*\"([a-z_]+)\"", source))
-    calls |= {kind.describe for kind in RESOURCE_KINDS.values()}
-    calls -= {"get_waiter", "exceptions"}
+    calls |= {kind.describe for kind in KINDS.values()} | {kind.list_method for kind in KINDS.values()}
+    calls -= {"get_waiter", "get_paginator", "exceptions"}
     return {f"personalize:{_pascal(c)}" for c in calls}
 
 

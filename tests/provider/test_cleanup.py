@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from unittest import mock
 
-import pytest
-
-from personalize_provider.hooks.personalize import PersonalizeHook
 from personalize_provider.operators.personalize_cleanup import (
     PersonalizeCleanupSolutionVersionsOperator,
     PersonalizeDeleteResourcesOperator,
@@ -21,12 +17,6 @@ T0 = datetime(2026, 11, 1)
 
 def _v(n: int) -> str:
     return f"{SOLUTION}/v{n}"
-
-
-@pytest.fixture
-def conn():
-    with mock.patch.object(PersonalizeHook, "conn") as client:
-        yield client
 
 
 def _versions(conn, statuses: list[str], served: str | None = None, updating_to: str | None = None):

@@ -355,3 +355,19 @@ def test_deferred_campaign_deploy_and_sensor_resume_with_the_arn(dataset, two_ve
     assert str(run.state) == "success"
     campaign = next(c for c in aws_clients("personalize").list_campaigns()["campaigns"] if c["name"] == name)
     assert campaign["status"] == "ACTIVE"
+
+
+def test_paginated_listing_follows_the_services_next_token(dataset, aws_clients):
+    """botocore's paginator sends maxResults and nextToken as the real API does; the service honours both."""
+    personalize = aws_clients("personalize")
+    for n in range(3):
+        personalize.create_schema(name=f"{dataset.name}-page-{n}", schema=json.dumps(SCHEMA))
+    everything = [s["schemaArn"] for s in personalize.list_schemas(maxResults=100)["schemas"]]
+    first_page = personalize.list_schemas(maxResults=2)
+    assert len(first_page["schemas"]) == 2 and first_page["nextToken"]
+
+    hook = PersonalizeHook()
+    paged = [
+        s["schemaArn"] for s in hook.iter_list("list_schemas", "schemas", PaginationConfig={"PageSize": 2})
+    ]
+    assert len(everything) >= 4 and paged == everything

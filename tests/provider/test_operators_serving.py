@@ -8,6 +8,7 @@ from unittest import mock
 import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from botocore.exceptions import ClientError
 
 from personalize_provider.hooks.personalize import PersonalizeHook
 from personalize_provider.operators.personalize import (
@@ -42,10 +43,9 @@ def _context(run_id: str = "manual__1"):
 
 
 @pytest.fixture
-def conn():
-    with mock.patch.object(PersonalizeHook, "conn") as client:
-        client.describe_solution_version.return_value = {"solutionVersion": {"datasetGroupArn": GROUP}}
-        yield client
+def conn(conn):
+    conn.describe_solution_version.return_value = {"solutionVersion": {"datasetGroupArn": GROUP}}
+    return conn
 
 
 @pytest.fixture
@@ -305,3 +305,44 @@ def test_execute_complete_returns_the_arn_on_success(conn):
     event = {"status": "success", "resource_arn": TRACKER}
     assert _tracker().execute_complete(context, event) == TRACKER
     assert context["ti"].pushed["tracking_id"] == "tid"
+
+
+def _already_exists(operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": "ResourceAlreadyExistsException", "Message": "exists"}}, operation)
+
+
+def test_campaign_created_by_a_concurrent_attempt_is_adopted_not_created_twice(conn, get_waiter):
+    conn.list_campaigns.side_effect = [
+        {"campaigns": []},
+        {"campaigns": [{"name": "recs", "campaignArn": CAMPAIGN}]},
+    ]
+    conn.create_campaign.side_effect = _already_exists("CreateCampaign")
+    conn.describe_campaign.return_value = {
+        "campaign": {"status": "ACTIVE", "solutionVersionArn": VERSION, "minProvisionedTPS": 1}
+    }
+    assert _campaign().execute(_context()) == CAMPAIGN
+    assert conn.create_campaign.call_count == 1
+    conn.update_campaign.assert_not_called()
+
+
+def test_filter_created_by_a_concurrent_attempt_is_compared_before_adoption(conn):
+    conn.list_filters.side_effect = [
+        {"Filters": []},
+        {"Filters": [{"name": "no-bought", "filterArn": FILTER}]},
+    ]
+    conn.create_filter.side_effect = _already_exists("CreateFilter")
+    conn.describe_filter.return_value = {"filter": {"status": "ACTIVE", "filterExpression": "INCLUDE x"}}
+    with pytest.raises(PersonalizeResourceMismatchError, match="filterExpression"):
+        _filter().execute(_context())
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_waiter_delay_is_an_int_passed_to_the_trigger_as_given(conn, case, monkeypatch):
+    make, fresh, _, _ = CASES[case]
+    fresh(conn)
+    monkeypatch.setitem(COMMON, "waiter_delay", 7)
+    op = make(deferrable=True)
+    assert "waiter_delay" not in op.template_fields
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(_context())
+    assert deferred.value.trigger.waiter_delay == 7

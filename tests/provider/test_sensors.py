@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
@@ -30,12 +29,6 @@ def _described(kind, status):
     return {kind.response_key: body}
 
 
-@pytest.fixture
-def conn():
-    with mock.patch.object(PersonalizeHook, "conn") as client:
-        yield client
-
-
 @pytest.mark.parametrize("kind_name", sorted(SENSORS))
 def test_states_agree_with_the_resource_kind_and_its_waiter(kind_name):
     sensor, kind = SENSORS[kind_name], RESOURCE_KINDS[kind_name]
@@ -51,6 +44,7 @@ def test_states_agree_with_the_resource_kind_and_its_waiter(kind_name):
         == {a["expected"] for a in acceptors if a["state"] == "success"}
     )
     assert not set(sensor.INTERMEDIATE_STATES) & (set(sensor.FAILURE_STATES) | set(sensor.SUCCESS_STATES))
+    assert set(sensor.INTERMEDIATE_STATES) == set(kind.in_flight_states)
     assert sensor.FAILURE_MESSAGE
 
 

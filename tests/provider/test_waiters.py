@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import WaiterError
 from botocore.waiter import WaiterModel
 
-from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook
+from personalize_provider.hooks.personalize import RESOURCE_KINDS, SCHEMA_KIND, PersonalizeHook
 
 WAITERS = json.loads(PersonalizeHook(aws_conn_id=None).waiter_path.read_text())
 CONFIG = {"Delay": 0.01, "MaxAttempts": 3}
@@ -81,3 +81,31 @@ def test_failure_states_of_waiters_and_kinds_agree():
         successes = {a["expected"] for a in acceptors if a["state"] == "success"}
         assert failures == set(kind.failure_states), kind.waiter
         assert successes == set(kind.active_states), kind.waiter
+
+
+def _pascal(snake: str) -> str:
+    return "".join(word.title() for word in snake.split("_"))
+
+
+@pytest.mark.parametrize("name", sorted(RESOURCE_KINDS))
+def test_waiter_json_is_exactly_what_the_resource_kind_declares(name):
+    kind = RESOURCE_KINDS[name]
+    waiter = WAITERS["waiters"][kind.waiter]
+    assert waiter["operation"] == _pascal(kind.describe)
+    declared = {(kind.status_query, state, "success") for state in kind.active_states}
+    declared |= {(kind.status_query, state, "failure") for state in kind.failure_states}
+    acceptors = {(a["argument"], a["expected"], a["state"]) for a in waiter["acceptors"]}
+    assert all(a["matcher"] == "path" for a in waiter["acceptors"])
+    assert acceptors == declared
+    assert not kind.in_flight_states & {expected for _, expected, _ in acceptors}
+
+
+@pytest.mark.parametrize("kind", [*RESOURCE_KINDS.values(), SCHEMA_KIND], ids=lambda k: k.label)
+def test_kind_names_the_clients_real_describe_and_paginated_list_calls(kind):
+    client = _client()
+    operation = client.meta.service_model.operation_model(_pascal(kind.describe))
+    assert kind.arn_param in operation.input_shape.members
+    assert kind.response_key in operation.output_shape.members
+    assert client.can_paginate(kind.list_method)
+    paginator = client.get_paginator(kind.list_method)
+    assert [key.expression for key in paginator.result_keys] == [kind.list_key]

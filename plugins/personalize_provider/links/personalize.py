@@ -25,6 +25,18 @@ class PersonalizeDatasetGroupLink(_ArnLink):
     format_str = _CONSOLE + "/{arn}/setup"
 
 
+class PersonalizeSchemaLink(_ArnLink):
+    name = "Personalize Schema"
+    key = "personalize_schema"
+    format_str = _CONSOLE + "/schemas/{arn}"  # schemas belong to the account, not to a group
+
+
+class PersonalizeDatasetLink(_ArnLink):
+    name = "Personalize Dataset"
+    key = "personalize_dataset"
+    format_str = _CONSOLE + "/{dataset_group_arn}/datasets/{arn}"
+
+
 class PersonalizeDatasetImportJobLink(_ArnLink):
     name = "Personalize Import Job"
     key = "personalize_dataset_import_job"
@@ -35,6 +47,12 @@ class PersonalizeSolutionLink(_ArnLink):
     name = "Personalize Solution"
     key = "personalize_solution"
     format_str = _CONSOLE + "/{dataset_group_arn}/solutionsAndRecipes/{arn}"
+
+
+class PersonalizeSolutionVersionLink(_ArnLink):
+    name = "Personalize Solution Version"
+    key = "personalize_solution_version"
+    format_str = _CONSOLE + "/{dataset_group_arn}/solutionVersions/{arn}"
 
 
 class PersonalizeCampaignLink(_ArnLink):
@@ -69,8 +87,11 @@ class PersonalizeEventTrackerLink(_ArnLink):
 
 ALL_LINKS = (
     PersonalizeDatasetGroupLink,
+    PersonalizeSchemaLink,
+    PersonalizeDatasetLink,
     PersonalizeDatasetImportJobLink,
     PersonalizeSolutionLink,
+    PersonalizeSolutionVersionLink,
     PersonalizeCampaignLink,
     PersonalizeBatchInferenceJobLink,
     PersonalizeBatchSegmentJobLink,

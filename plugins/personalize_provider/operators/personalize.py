@@ -16,27 +16,30 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.providers.common.compat.sdk import AirflowException, conf
 from botocore.exceptions import ClientError
 
-from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook, ResourceKind
+from personalize_provider.hooks.personalize import KINDS, RESOURCE_KINDS, PersonalizeHook, ResourceKind
 from personalize_provider.links.personalize import (
     PersonalizeBatchInferenceJobLink,
     PersonalizeBatchSegmentJobLink,
     PersonalizeCampaignLink,
     PersonalizeDatasetGroupLink,
     PersonalizeDatasetImportJobLink,
+    PersonalizeDatasetLink,
     PersonalizeEventTrackerLink,
     PersonalizeFilterLink,
+    PersonalizeSchemaLink,
     PersonalizeSolutionLink,
+    PersonalizeSolutionVersionLink,
 )
-from personalize_provider.naming import generation_of, retry_name, run_scoped_name, validate_name
-from personalize_provider.triggers.personalize import TRIGGERS_BY_KIND
+from personalize_provider.naming import retry_name, run_scoped_name, validate_name
+from personalize_provider.triggers.personalize import trigger_for
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.links.base_aws import BaseAwsLink
     from airflow.sdk import Context
 
 MAX_JOB_GENERATIONS = 20
@@ -48,10 +51,13 @@ class PersonalizeResourceMismatchError(AirflowException):
 
 class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     """
-    Shared behaviour: wait (sync, deferred or not at all) and fail with the service's reason.
+    Shared behaviour: create or adopt retry-safely, wait (sync, deferred or not at all), fail with the reason.
+
+    This class is the one place that handles a concurrent creator (ResourceAlreadyExists),
+    compares an adopted resource with the request, and resumes a run-scoped job.
 
     :param wait_for_completion: Wait until the resource is ACTIVE. (default: True)
-    :param waiter_delay: Seconds between status checks. (templated, so a run can set it)
+    :param waiter_delay: Seconds between status checks, an int. (not templated: pass a number)
     :param waiter_max_attempts: Status checks before giving up.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         (default from ``[operators] default_deferrable``)
@@ -73,22 +79,17 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     ) -> None:
         super().__init__(**kwargs)
         self.wait_for_completion = wait_for_completion
-        self.waiter_delay = self.default_waiter_delay if waiter_delay is None else waiter_delay
-        self.waiter_max_attempts = (
+        self.waiter_delay: int = self.default_waiter_delay if waiter_delay is None else waiter_delay
+        self.waiter_max_attempts: int = (
             self.default_waiter_max_attempts if waiter_max_attempts is None else waiter_max_attempts
         )
         self.deferrable = deferrable
 
     @property
     def kind(self) -> ResourceKind:
-        return RESOURCE_KINDS[self.kind_name]
+        return KINDS[self.kind_name]
 
     # -- waiting -----------------------------------------------------------------------------
-
-    def failure_message(
-        self, arn: str, description: dict[str, Any] | None = None, kind_name: str = ""
-    ) -> str:
-        return self.hook.failure_message(RESOURCE_KINDS[kind_name or self.kind_name], arn, description)
 
     def wait_until_active(self, context: Context, arn: str, kind_name: str = "") -> str:
         """
@@ -104,59 +105,51 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
             self.log.info("Personalize %s %s is %s.", kind.label, arn, status)
             return arn
         if status in kind.failure_states:
-            raise AirflowException(self.failure_message(arn, description, kind_name))
+            raise AirflowException(self.hook.failure_message(kind, arn, description))
         if not self.wait_for_completion:
             self.log.info("Not waiting for %s %s (status %s).", kind.label, arn, status)
             return arn
         if self.deferrable:
             self.log.info("Deferring until %s %s is ACTIVE (now %s).", kind.label, arn, status)
             self.defer(
-                trigger=TRIGGERS_BY_KIND[kind_name](
-                    resource_arn=arn,
-                    waiter_delay=int(self.waiter_delay),
+                trigger=trigger_for(
+                    kind_name,
+                    arn,
+                    self,
+                    waiter_delay=self.waiter_delay,
                     waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
                 ),
                 method_name="execute_complete",
                 kwargs={"kind_name": kind_name},
             )
+        waiter = kind.waiter_arguments(arn)
         try:
             wait(
-                waiter=self.hook.get_waiter(kind.waiter),
-                waiter_delay=int(self.waiter_delay),
+                waiter=self.hook.get_waiter(waiter["waiter_name"]),
+                waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
-                args={kind.arn_param: arn},
-                failure_message=f"Personalize {kind.label} {arn} failed",
-                status_message=f"Personalize {kind.label} {arn} status",
-                status_args=[f"{kind.response_key}.{'.'.join(kind.status_path)}"],
+                args=waiter["waiter_args"],
+                failure_message=waiter["failure_message"],
+                status_message=waiter["status_message"],
+                status_args=waiter["status_queries"],
             )
         except WaiterTerminalFailure:
-            raise AirflowException(self.failure_message(arn, kind_name=kind_name)) from None
+            raise AirflowException(self.hook.failure_message(kind, arn)) from None
         return arn
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, kind_name: str = ""
     ) -> str:
         kind = RESOURCE_KINDS[kind_name or self.kind_name]
-        validated = validate_execute_complete_event(event)
-        arn = validated["resource_arn"]
-        if validated["status"] != "success":
-            try:
-                message = self.failure_message(arn, kind_name=kind_name)
-            except ClientError:
-                message = f"Personalize {kind.label} {arn} did not become ACTIVE"
-            raise AirflowException(f"{message} ({validated.get('message', 'no message')})")
+        arn = self.hook.arn_from_event(kind, event)
         self.log.info("Personalize %s %s is ACTIVE.", kind.label, arn)
         return arn
 
-    # -- adopting ----------------------------------------------------------------------------
+    # -- creating or adopting ----------------------------------------------------------------
 
-    def check_matches(self, arn: str, description: dict[str, Any], expected: dict[str, Any]) -> None:
+    def check_matches(self, arn: str, expected: dict[str, Any]) -> None:
         """Fail when an existing resource of our name was made with other settings."""
-        resource = description[self.kind.response_key]
+        resource = self.hook.describe(self.kind, arn)[self.kind.response_key]
         differences = []
         for path, wanted in expected.items():
             node: Any = resource
@@ -166,64 +159,63 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
                 differences.append(f"{path}: existing {node!r}, requested {wanted!r}")
         if differences:
             raise PersonalizeResourceMismatchError(
-                f"Personalize {self.kind.label} {arn} already exists with other settings ("
+                f"Personalize {self.kind.label} {arn} already exists with other fields ("
                 + "; ".join(differences)
                 + "). Give this task a new name, or delete the existing resource."
             )
 
+    def create_or_find(
+        self, *, find: Callable[[], str | None], create: Callable[[], str]
+    ) -> tuple[str, bool]:
+        """``(arn, True)`` when we created it; ``(arn, False)`` when a concurrent attempt did first."""
+        try:
+            return create(), True
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+            arn = find()
+            if arn is None:
+                raise
+            self.log.info("Another attempt created Personalize %s %s first.", self.kind.label, arn)
+            return arn, False
+
     def create_or_adopt(
-        self,
-        *,
-        find: Callable[[], str | None],
-        create: Callable[[], str],
-        expected: dict[str, Any],
+        self, *, find: Callable[[], str | None], create: Callable[[], str], expected: dict[str, Any]
     ) -> str:
-        """Adopt the resource ``find`` returns, else create it (handling a concurrent creator)."""
+        """Adopt the resource ``find`` returns when it is what ``expected`` asks for, else create it."""
         arn = find()
         if arn is None:
-            try:
-                arn = create()
+            arn, created = self.create_or_find(find=find, create=create)
+            if created:
                 self.log.info("Created Personalize %s %s.", self.kind.label, arn)
                 return arn
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                    raise
-                arn = find()
-                if arn is None:
-                    raise
-        self.check_matches(arn, self.hook.describe(self.kind, arn), expected)
+        self.check_matches(arn, expected)
         self.log.info("Adopted existing Personalize %s %s.", self.kind.label, arn)
         return arn
 
-    def find_job(self, list_method: str, result_key: str, arn_key: str, base_name: str, **scope: Any):
-        """Newest generation of a run-scoped job: ``(arn, status, generation)`` or None."""
-        best = None
-        for summary in self.hook.iter_list(list_method, result_key, **scope):
-            generation = generation_of(base_name, summary.get("jobName") or summary.get("name") or "")
-            if generation is not None and (best is None or generation > best[2]):
-                best = (summary[arn_key], summary.get("status"), generation)
-        return best
+    def find_by_name(self, name: str, **scope: Any) -> str | None:
+        return self.hook.find_arn(self.kind, lambda summary: summary["name"] == name, **scope)
 
     def start_or_resume_job(
         self,
         *,
         base_name: str,
-        find: Callable[[], tuple[str, str | None, int] | None],
+        scope: dict[str, Any],
         create: Callable[[str], str],
         expected: dict[str, Any],
     ) -> str:
         """
-        Reconnect to this task instance's job, or start it.
+        Reconnect to this task instance's job (listed under ``scope``), or start it.
 
         A job of ours that is in flight or finished is adopted (never a second paid
         job); after a failed one a retry starts the next generation ``<name>-rN``.
         """
-        found = find()
+        found = self.hook.find_job(self.kind, base_name, **scope)
         generation = 1
         if found is not None:
             arn, status, generation = found
             if status not in self.kind.failure_states:
-                self.check_matches(arn, self.hook.describe(self.kind, arn), expected)
+                self.check_matches(arn, expected)
                 self.log.info("Reconnecting to Personalize %s %s (status %s).", self.kind.label, arn, status)
                 return arn
             self.log.warning("Earlier attempt %s ended %s; starting a new job.", arn, status)
@@ -231,30 +223,29 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
         if generation > MAX_JOB_GENERATIONS:
             raise AirflowException(f"{MAX_JOB_GENERATIONS} attempts of {base_name} failed; giving up.")
         name = retry_name(base_name, generation)
-        try:
-            arn = create(name)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                raise
-            found = find()
-            if found is None:
-                raise
-            arn = found[0]
-            self.check_matches(arn, self.hook.describe(self.kind, arn), expected)
-            self.log.info("Another attempt created %s first; adopting it.", arn)
-            return arn
-        self.log.info("Started Personalize %s %s.", self.kind.label, arn)
+        arn, created = self.create_or_find(
+            find=lambda: (self.hook.find_job(self.kind, base_name, **scope) or (None,))[0],
+            create=lambda: create(name),
+        )
+        if created:
+            self.log.info("Started Personalize %s %s.", self.kind.label, arn)
+        else:
+            self.check_matches(arn, expected)
         return arn
 
+    # -- console links -----------------------------------------------------------------------
+
     def dataset_group_of_version(self, solution_version_arn: str) -> str:
-        """The console addresses serving resources under their group; an empty link beats a failed task."""
+        """The console addresses resources under their group; an empty link beats a failed task."""
         try:
-            version = self.hook.conn.describe_solution_version(solutionVersionArn=solution_version_arn)
+            version = self.hook.describe(RESOURCE_KINDS["solution_version"], solution_version_arn)
         except ClientError:
             return ""
         return version["solutionVersion"].get("datasetGroupArn", "")
 
-    def persist_link(self, context: Context, link, arn: str, dataset_group_arn: str = "") -> None:
+    def persist_link(
+        self, context: Context, link: type[BaseAwsLink], arn: str, dataset_group_arn: str = ""
+    ) -> None:
         link.persist(
             context=context,
             operator=self,
@@ -299,9 +290,7 @@ class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
     kind_name = "dataset_group"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "name", "role_arn", "kms_key_arn", "domain"
-    )
+    template_fields: Sequence[str] = aws_template_fields("name", "role_arn", "kms_key_arn", "domain")
     operator_extra_links = (PersonalizeDatasetGroupLink(),)
 
     def __init__(
@@ -328,13 +317,8 @@ class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
         }
         params = {k: v for k, v in params.items() if v}
 
-        def find() -> str | None:
-            return self.hook.find_arn_by_name(
-                "list_dataset_groups", "datasetGroups", "datasetGroupArn", self.name
-            )
-
         arn = self.create_or_adopt(
-            find=find,
+            find=lambda: self.find_by_name(self.name),
             create=lambda: self.hook.conn.create_dataset_group(**params, **_tags(self.tags))[
                 "datasetGroupArn"
             ],
@@ -355,9 +339,10 @@ class PersonalizeCreateSchemaOperator(PersonalizeBaseOperator):
     :param domain: Domain of a domain dataset group, None for custom.
     """
 
-    kind_name = "dataset_group"  # schemas have no status; nothing is waited on
-    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "name", "schema")
+    kind_name = "schema"  # a schema has no status: nothing is waited on
+    template_fields: Sequence[str] = aws_template_fields("name", "schema")
     template_fields_renderers = {"schema": "json"}
+    operator_extra_links = (PersonalizeSchemaLink(),)
 
     def __init__(self, *, name: str, schema: dict | str, domain: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -367,28 +352,15 @@ class PersonalizeCreateSchemaOperator(PersonalizeBaseOperator):
         validate_name(self.name, "Schema name")
         schema_json = self.schema if isinstance(self.schema, str) else json.dumps(self.schema)
 
-        def find() -> str | None:
-            return self.hook.find_arn_by_name("list_schemas", "schemas", "schemaArn", self.name)
-
-        arn = find()
-        if arn is None:
-            try:
-                params = {"name": self.name, "schema": schema_json}
-                if self.domain:
-                    params["domain"] = self.domain
-                arn = self.hook.conn.create_schema(**params)["schemaArn"]
-                self.log.info("Created Personalize schema %s.", arn)
-                return arn
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException" or not (arn := find()):
-                    raise
-        existing = self.hook.conn.describe_schema(schemaArn=arn)["schema"]["schema"]
-        if _normalise(existing) != _normalise(schema_json):
-            raise PersonalizeResourceMismatchError(
-                f"Personalize schema {arn} already exists with other fields. Schemas cannot change: "
-                "give the new schema a new name."
-            )
-        self.log.info("Adopted existing Personalize schema %s.", arn)
+        params = {"name": self.name, "schema": schema_json}
+        if self.domain:
+            params["domain"] = self.domain
+        arn = self.create_or_adopt(
+            find=lambda: self.find_by_name(self.name),
+            create=lambda: self.hook.conn.create_schema(**params)["schemaArn"],
+            expected={"schema": schema_json, "domain": self.domain},
+        )
+        self.persist_link(context, PersonalizeSchemaLink, arn)
         return arn
 
 
@@ -406,8 +378,9 @@ class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "name", "dataset_group_arn", "dataset_type", "schema_arn"
+        "name", "dataset_group_arn", "dataset_type", "schema_arn"
     )
+    operator_extra_links = (PersonalizeDatasetLink(),)
 
     def __init__(
         self,
@@ -427,20 +400,13 @@ class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
         validate_name(self.name, "Dataset name")
         dataset_type = self.dataset_type.upper()
 
-        def find() -> str | None:
-            return next(
-                (
-                    d["datasetArn"]
-                    for d in self.hook.iter_list(
-                        "list_datasets", "datasets", datasetGroupArn=self.dataset_group_arn
-                    )
-                    if d["datasetType"].upper() == dataset_type
-                ),
-                None,
-            )
-
         arn = self.create_or_adopt(
-            find=find,
+            # A group has one dataset of each type, whatever its name.
+            find=lambda: self.hook.find_arn(
+                self.kind,
+                lambda summary: summary["datasetType"].upper() == dataset_type,
+                datasetGroupArn=self.dataset_group_arn,
+            ),
             create=lambda: self.hook.conn.create_dataset(
                 name=self.name,
                 schemaArn=self.schema_arn,
@@ -450,6 +416,7 @@ class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
             )["datasetArn"],
             expected={"schemaArn": self.schema_arn},
         )
+        self.persist_link(context, PersonalizeDatasetLink, arn, self.dataset_group_arn)
         return self.wait_until_active(context, arn)
 
 
@@ -472,7 +439,7 @@ class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
+        "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
     )
     template_fields_renderers = {"solution_config": "json"}
     operator_extra_links = (PersonalizeSolutionLink(),)
@@ -510,17 +477,8 @@ class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
         if self.event_type:
             params["eventType"] = self.event_type
 
-        def find() -> str | None:
-            return self.hook.find_arn_by_name(
-                "list_solutions",
-                "solutions",
-                "solutionArn",
-                self.name,
-                datasetGroupArn=self.dataset_group_arn,
-            )
-
         arn = self.create_or_adopt(
-            find=find,
+            find=lambda: self.find_by_name(self.name, datasetGroupArn=self.dataset_group_arn),
             create=lambda: self.hook.conn.create_solution(**params, **_tags(self.tags))["solutionArn"],
             expected={"recipeArn": self.recipe_arn, "eventType": self.event_type},
         )
@@ -546,7 +504,7 @@ class PersonalizeCreateDatasetImportJobOperator(PersonalizeBaseOperator):
     default_waiter_delay = 60
     default_waiter_max_attempts = 720
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
+        "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
     )
     operator_extra_links = (PersonalizeDatasetImportJobLink(),)
 
@@ -583,13 +541,7 @@ class PersonalizeCreateDatasetImportJobOperator(PersonalizeBaseOperator):
 
         arn = self.start_or_resume_job(
             base_name=base,
-            find=lambda: self.find_job(
-                "list_dataset_import_jobs",
-                "datasetImportJobs",
-                "datasetImportJobArn",
-                base,
-                datasetArn=self.dataset_arn,
-            ),
+            scope={"datasetArn": self.dataset_arn},
             create=create,
             expected={"dataSource.dataLocation": self.data_location, "importMode": self.import_mode},
         )
@@ -609,9 +561,8 @@ class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
     kind_name = "solution_version"
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
-    template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "solution_arn", "training_mode", "name"
-    )
+    template_fields: Sequence[str] = aws_template_fields("solution_arn", "training_mode", "name")
+    operator_extra_links = (PersonalizeSolutionVersionLink(),)
 
     def __init__(
         self,
@@ -626,30 +577,17 @@ class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
         self.solution_arn, self.training_mode, self.name = solution_arn, training_mode, name
         self.tags = tags or {}
 
-    def _find(self, base: str) -> tuple[str, str | None, int] | None:
-        # Version summaries carry no name: describe them (newest first) to find ours.
-        best = None
-        for summary in self.hook.iter_list(
-            "list_solution_versions", "solutionVersions", solutionArn=self.solution_arn
-        ):
-            version = self.hook.conn.describe_solution_version(
-                solutionVersionArn=summary["solutionVersionArn"]
-            )["solutionVersion"]
-            generation = generation_of(base, version.get("name") or "")
-            if generation is not None and (best is None or generation > best[2]):
-                best = (version["solutionVersionArn"], version["status"], generation)
-        return best
-
     def execute(self, context: Context) -> str:
         base = validate_name(self.name or run_scoped_name(context, "train"), "Solution version name")
         arn = self.start_or_resume_job(
             base_name=base,
-            find=lambda: self._find(base),
+            scope={"solutionArn": self.solution_arn},
             create=lambda name: self.hook.conn.create_solution_version(
                 solutionArn=self.solution_arn, name=name, trainingMode=self.training_mode, **_tags(self.tags)
             )["solutionVersionArn"],
             expected={"trainingMode": self.training_mode},
         )
+        self.persist_link(context, PersonalizeSolutionVersionLink, arn, self.dataset_group_of_version(arn))
         return self.wait_until_active(context, arn)
 
 
@@ -658,6 +596,15 @@ class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
 
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
+    template_fields: Sequence[str] = aws_template_fields(
+        "solution_version_arn",
+        "input_path",
+        "output_path",
+        "role_arn",
+        "filter_arn",
+        "job_name",
+        "num_results",
+    )
     job_prefix: ClassVar[str]
     link: ClassVar[type]
 
@@ -687,9 +634,6 @@ class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
     def create_job(self, params: dict[str, Any]) -> str:
         raise NotImplementedError
 
-    def find_own_job(self, base: str) -> tuple[str, str | None, int] | None:
-        raise NotImplementedError
-
     def execute(self, context: Context) -> str:
         base = validate_name(self.job_name or run_scoped_name(context, self.job_prefix), "Batch job name")
 
@@ -709,7 +653,7 @@ class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
 
         arn = self.start_or_resume_job(
             base_name=base,
-            find=lambda: self.find_own_job(base),
+            scope={"solutionVersionArn": self.solution_version_arn},
             create=create,
             expected={
                 "jobInput.s3DataSource.path": self.input_path,
@@ -738,16 +682,9 @@ class PersonalizeCreateBatchInferenceJobOperator(_PersonalizeBatchJobOperator):
     kind_name = "batch_inference_job"
     job_prefix = "batch"
     link = PersonalizeBatchInferenceJobLink
-    template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay",
-        "solution_version_arn",
-        "input_path",
-        "output_path",
-        "role_arn",
-        "filter_arn",
+    template_fields: Sequence[str] = (
+        *_PersonalizeBatchJobOperator.template_fields,
         "batch_inference_job_config",
-        "job_name",
-        "num_results",
     )
     template_fields_renderers = {"batch_inference_job_config": "json"}
     operator_extra_links = (PersonalizeBatchInferenceJobLink(),)
@@ -762,15 +699,6 @@ class PersonalizeCreateBatchInferenceJobOperator(_PersonalizeBatchJobOperator):
 
     def create_job(self, params: dict[str, Any]) -> str:
         return self.hook.conn.create_batch_inference_job(**params)["batchInferenceJobArn"]
-
-    def find_own_job(self, base: str) -> tuple[str, str | None, int] | None:
-        return self.find_job(
-            "list_batch_inference_jobs",
-            "batchInferenceJobs",
-            "batchInferenceJobArn",
-            base,
-            solutionVersionArn=self.solution_version_arn,
-        )
 
 
 class PersonalizeCreateBatchSegmentJobOperator(_PersonalizeBatchJobOperator):
@@ -791,29 +719,10 @@ class PersonalizeCreateBatchSegmentJobOperator(_PersonalizeBatchJobOperator):
     kind_name = "batch_segment_job"
     job_prefix = "segment"
     link = PersonalizeBatchSegmentJobLink
-    template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay",
-        "solution_version_arn",
-        "input_path",
-        "output_path",
-        "role_arn",
-        "filter_arn",
-        "job_name",
-        "num_results",
-    )
     operator_extra_links = (PersonalizeBatchSegmentJobLink(),)
 
     def create_job(self, params: dict[str, Any]) -> str:
         return self.hook.conn.create_batch_segment_job(**params)["batchSegmentJobArn"]
-
-    def find_own_job(self, base: str) -> tuple[str, str | None, int] | None:
-        return self.find_job(
-            "list_batch_segment_jobs",
-            "batchSegmentJobs",
-            "batchSegmentJobArn",
-            base,
-            solutionVersionArn=self.solution_version_arn,
-        )
 
 
 # -- serving: filters, event trackers, campaigns -----------------------------------------------
@@ -834,9 +743,7 @@ class PersonalizeCreateFilterOperator(PersonalizeBaseOperator):
     kind_name = "filter"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "name", "dataset_group_arn", "filter_expression"
-    )
+    template_fields: Sequence[str] = aws_template_fields("name", "dataset_group_arn", "filter_expression")
     operator_extra_links = (PersonalizeFilterLink(),)
 
     def __init__(
@@ -855,13 +762,8 @@ class PersonalizeCreateFilterOperator(PersonalizeBaseOperator):
     def execute(self, context: Context) -> str:
         validate_name(self.name, "Filter name")
 
-        def find() -> str | None:
-            return self.hook.find_arn_by_name(
-                "list_filters", "Filters", "filterArn", self.name, datasetGroupArn=self.dataset_group_arn
-            )
-
         arn = self.create_or_adopt(
-            find=find,
+            find=lambda: self.find_by_name(self.name, datasetGroupArn=self.dataset_group_arn),
             create=lambda: self.hook.conn.create_filter(
                 name=self.name,
                 datasetGroupArn=self.dataset_group_arn,
@@ -889,7 +791,7 @@ class PersonalizeCreateEventTrackerOperator(PersonalizeBaseOperator):
     kind_name = "event_tracker"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields("waiter_delay", "name", "dataset_group_arn")
+    template_fields: Sequence[str] = aws_template_fields("name", "dataset_group_arn")
     operator_extra_links = (PersonalizeEventTrackerLink(),)
 
     def __init__(
@@ -902,9 +804,7 @@ class PersonalizeCreateEventTrackerOperator(PersonalizeBaseOperator):
         validate_name(self.name, "Event tracker name")
 
         def find() -> str | None:
-            for tracker in self.hook.iter_list(
-                "list_event_trackers", "eventTrackers", datasetGroupArn=self.dataset_group_arn
-            ):
+            for tracker in self.hook.list_resources(self.kind, datasetGroupArn=self.dataset_group_arn):
                 if tracker["name"] != self.name:
                     raise PersonalizeResourceMismatchError(
                         f"Dataset group {self.dataset_group_arn} already has event tracker "
@@ -955,7 +855,7 @@ class PersonalizeCreateCampaignOperator(PersonalizeBaseOperator):
     default_waiter_delay = 30
     default_waiter_max_attempts = 240
     template_fields: Sequence[str] = aws_template_fields(
-        "waiter_delay", "name", "solution_version_arn", "min_provisioned_tps", "campaign_config"
+        "name", "solution_version_arn", "min_provisioned_tps", "campaign_config"
     )
     template_fields_renderers = {"campaign_config": "json"}
     operator_extra_links = (PersonalizeCampaignLink(),)
@@ -984,29 +884,24 @@ class PersonalizeCreateCampaignOperator(PersonalizeBaseOperator):
             settings["campaignConfig"] = self.campaign_config
         return settings
 
-    def _find(self) -> str | None:
-        return self.hook.find_arn_by_name("list_campaigns", "campaigns", "campaignArn", self.name)
-
     def execute(self, context: Context) -> str:
         validate_name(self.name, "Campaign name")
-        arn, created = self._find(), False
+        # An existing campaign is not compared but moved to the requested settings (see _update).
+        arn, created = self.find_by_name(self.name), False
         if arn is None:
-            try:
-                arn = self.hook.conn.create_campaign(name=self.name, **self._settings(), **_tags(self.tags))
-                arn, created = arn["campaignArn"], True
-                self.log.info("Created Personalize campaign %s.", arn)
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                    raise
-                if not (arn := self._find()):
-                    raise
+            arn, created = self.create_or_find(
+                find=lambda: self.find_by_name(self.name),
+                create=lambda: self.hook.conn.create_campaign(
+                    name=self.name, **self._settings(), **_tags(self.tags)
+                )["campaignArn"],
+            )
         group = self.dataset_group_of_version(self.solution_version_arn)
         self.persist_link(context, PersonalizeCampaignLink, arn, group)
         return self.wait_until_active(context, arn) if created else self._update(context, arn)
 
     def _update(self, context: Context, arn: str) -> str:
         campaign = self.hook.describe(self.kind, arn)["campaign"]
-        if campaign.get("status") != "ACTIVE":
+        if campaign.get("status") not in self.kind.active_states:
             # Still being created (or failed): no update is possible yet; wait for, or report, that.
             return self.wait_until_active(context, arn)
         update = campaign.get("latestCampaignUpdate") or {}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from personalize_provider.hooks.personalize import PersonalizeHook
+from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook, ResourceKind
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,8 +25,8 @@ def as_bool(value: bool | str) -> bool:
     return bool(value)
 
 
-IN_FLIGHT = ("CREATE PENDING", "CREATE IN_PROGRESS")
-DELETABLE_STATES = ("ACTIVE", "CREATE FAILED")
+VERSION, SOLUTION = RESOURCE_KINDS["solution_version"], RESOURCE_KINDS["solution"]
+CAMPAIGN, FILTER = RESOURCE_KINDS["campaign"], RESOURCE_KINDS["filter"]
 
 
 class PersonalizeCleanupSolutionVersionsOperator(AwsBaseOperator[PersonalizeHook]):
@@ -62,17 +62,17 @@ class PersonalizeCleanupSolutionVersionsOperator(AwsBaseOperator[PersonalizeHook
         # A templated value ("{{ params.dry_run }}") renders as text.
         self.dry_run = as_bool(self.dry_run)
         versions = sorted(
-            self.hook.iter_list("list_solution_versions", "solutionVersions", solutionArn=self.solution_arn),
+            self.hook.list_resources(VERSION, solutionArn=self.solution_arn),
             key=lambda v: v["creationDateTime"],
             reverse=True,
         )
         in_use = campaign_versions(self.hook, self.solution_arn)
-        active = [v["solutionVersionArn"] for v in versions if v["status"] == "ACTIVE"]
+        active = [v["solutionVersionArn"] for v in versions if v["status"] in VERSION.active_states]
         kept = [arn for arn in active if arn in in_use or arn in active[: int(self.keep_newest)]]
         stray = [
             v["solutionVersionArn"]
             for v in versions[1:]
-            if v["status"] in IN_FLIGHT and v["solutionVersionArn"] not in in_use
+            if v["status"] in VERSION.in_flight_states and v["solutionVersionArn"] not in in_use
         ]
         for arn in stray:
             if self.dry_run:
@@ -128,36 +128,30 @@ class PersonalizeDeleteResourcesOperator(AwsBaseOperator[PersonalizeHook]):
         self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, list[str]]:
-        doomed: list[tuple[str, str, str]] = []  # (kind, arn, status)
+        doomed: list[tuple[ResourceKind, str, str]] = []  # (kind, arn, status)
         if self.keep_campaign_arns is not None:
             keep = set(self.keep_campaign_arns)
-            for solution in self.hook.iter_list(
-                "list_solutions", "solutions", datasetGroupArn=self.dataset_group_arn
-            ):
-                for campaign in self.hook.iter_list(
-                    "list_campaigns", "campaigns", solutionArn=solution["solutionArn"]
-                ):
+            for solution in self.hook.list_resources(SOLUTION, datasetGroupArn=self.dataset_group_arn):
+                for campaign in self.hook.list_resources(CAMPAIGN, solutionArn=solution["solutionArn"]):
                     if not keep & {campaign["campaignArn"], campaign["name"]}:
-                        doomed.append(("campaign", campaign["campaignArn"], campaign["status"]))
+                        doomed.append((CAMPAIGN, campaign["campaignArn"], campaign["status"]))
         if self.filter_name_prefix:
-            for item in self.hook.iter_list(
-                "list_filters", "Filters", datasetGroupArn=self.dataset_group_arn
-            ):
+            for item in self.hook.list_resources(FILTER, datasetGroupArn=self.dataset_group_arn):
                 if item["name"].startswith(self.filter_name_prefix) and item["filterArn"] not in set(
                     self.keep_filter_arns
                 ):
-                    doomed.append(("filter", item["filterArn"], item["status"]))
+                    doomed.append((FILTER, item["filterArn"], item["status"]))
         deleted, busy = [], []
         for kind, arn, status in doomed:
-            if status not in DELETABLE_STATES:
-                self.log.warning("Skipping %s %s in status %s.", kind, arn, status)
+            if status not in kind.settled_states:
+                self.log.warning("Skipping %s %s in status %s.", kind.label, arn, status)
                 busy.append(arn)
             elif self.dry_run:
-                self.log.info("Dry run: would delete %s %s.", kind, arn)
+                self.log.info("Dry run: would delete %s %s.", kind.label, arn)
                 deleted.append(arn)
             else:
-                self.log.info("Deleting %s %s.", kind, arn)
-                if kind == "campaign":
+                self.log.info("Deleting %s %s.", kind.label, arn)
+                if kind is CAMPAIGN:
                     self.hook.conn.delete_campaign(campaignArn=arn)
                 else:
                     self.hook.conn.delete_filter(filterArn=arn)
@@ -168,8 +162,8 @@ class PersonalizeDeleteResourcesOperator(AwsBaseOperator[PersonalizeHook]):
 def campaign_versions(hook: PersonalizeHook, solution_arn: str) -> set[str]:
     """Versions of the solution that a campaign serves or is being moved to."""
     used = set()
-    for summary in hook.iter_list("list_campaigns", "campaigns", solutionArn=solution_arn):
-        campaign = hook.conn.describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
+    for summary in hook.list_resources(CAMPAIGN, solutionArn=solution_arn):
+        campaign = hook.describe(CAMPAIGN, summary["campaignArn"])["campaign"]
         used.add(campaign.get("solutionVersionArn"))
         used.add((campaign.get("latestCampaignUpdate") or {}).get("solutionVersionArn"))
     return used - {None}

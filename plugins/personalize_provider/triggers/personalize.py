@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 
-from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook, ResourceKind
+from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook
 
 
 class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
@@ -32,15 +32,9 @@ class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
         verify: bool | str | None = None,
         botocore_config: dict | None = None,
     ) -> None:
-        kind: ResourceKind = RESOURCE_KINDS[self.kind_name]
-        status_root = ".".join((kind.response_key, *kind.status_path[:-1]))
         super().__init__(
             serialized_fields={"resource_arn": resource_arn},
-            waiter_name=kind.waiter,
-            waiter_args={kind.arn_param: resource_arn},
-            failure_message=f"Personalize {kind.label} {resource_arn} failed",
-            status_message=f"Personalize {kind.label} {resource_arn} status",
-            status_queries=[f"{status_root}.status", f"{status_root}.failureReason"],
+            **RESOURCE_KINDS[self.kind_name].waiter_arguments(resource_arn),
             return_key="resource_arn",
             return_value=resource_arn,
             waiter_delay=waiter_delay,
@@ -112,3 +106,18 @@ TRIGGERS_BY_KIND: dict[str, type[PersonalizeResourceTrigger]] = {
         PersonalizeBatchSegmentJobCompleteTrigger,
     )
 }
+
+
+def trigger_for(
+    kind_name: str, resource_arn: str, task: Any, *, waiter_delay: int, waiter_max_attempts: int
+) -> PersonalizeResourceTrigger:
+    """The trigger that waits on ``resource_arn`` with the deferring task's AWS connection settings."""
+    return TRIGGERS_BY_KIND[kind_name](
+        resource_arn=resource_arn,
+        waiter_delay=waiter_delay,
+        waiter_max_attempts=waiter_max_attempts,
+        aws_conn_id=task.aws_conn_id,
+        region_name=task.region_name,
+        verify=task.verify,
+        botocore_config=task.botocore_config,
+    )
