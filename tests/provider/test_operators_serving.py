@@ -342,7 +342,19 @@ def test_waiter_delay_is_an_int_passed_to_the_trigger_as_given(conn, case, monke
     fresh(conn)
     monkeypatch.setitem(COMMON, "waiter_delay", 7)
     op = make(deferrable=True)
-    assert "waiter_delay" not in op.template_fields
+    assert "waiter_delay" in op.template_fields  # a run may set it (rendered natively to an int)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(_context())
     assert deferred.value.trigger.waiter_delay == 7
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_waiter_delay_rendered_as_text_is_refused_before_any_wait(conn, case, monkeypatch):
+    """No int → text → int round trip: a template rendered as a string names the fix."""
+    make, fresh, _, _ = CASES[case]
+    fresh(conn)
+    monkeypatch.setitem(COMMON, "waiter_delay", "7")
+    with pytest.raises(
+        TypeError, match="waiter_delay must be an int, got '7'.*render_template_as_native_obj"
+    ):
+        make(deferrable=True).execute(_context())

@@ -49,6 +49,11 @@ class PersonalizeResourceMismatchError(AirflowException):
     """An existing resource has the task's name but not its settings; adopting it would be wrong."""
 
 
+def personalize_template_fields(*fields: str) -> tuple[str, ...]:
+    """The AWS operator's template fields, the run's poll interval, and the operator's own."""
+    return aws_template_fields("waiter_delay", *fields)
+
+
 class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     """
     Shared behaviour: create or adopt retry-safely, wait (sync, deferred or not at all), fail with the reason.
@@ -57,7 +62,8 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     compares an adopted resource with the request, and resumes a run-scoped job.
 
     :param wait_for_completion: Wait until the resource is ACTIVE. (default: True)
-    :param waiter_delay: Seconds between status checks, an int. (not templated: pass a number)
+    :param waiter_delay: Seconds between status checks, an int. (templated, so a run can set it;
+        the template must render to an int: DAGs render templates as native objects)
     :param waiter_max_attempts: Status checks before giving up.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         (default from ``[operators] default_deferrable``)
@@ -89,6 +95,17 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     def kind(self) -> ResourceKind:
         return KINDS[self.kind_name]
 
+    def render_template_fields(self, context: Context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        self.check_waiter_delay()  # before anything is created, not after
+
+    def check_waiter_delay(self) -> None:
+        if not isinstance(self.waiter_delay, int) or isinstance(self.waiter_delay, bool):
+            raise TypeError(
+                f"{self.task_id}: waiter_delay must be an int, got {self.waiter_delay!r}; a template "
+                "needs the DAG's render_template_as_native_obj=True"
+            )
+
     # -- waiting -----------------------------------------------------------------------------
 
     def wait_until_active(self, context: Context, arn: str, kind_name: str = "") -> str:
@@ -99,6 +116,7 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
         """
         kind_name = kind_name or self.kind_name
         kind = RESOURCE_KINDS[kind_name]
+        self.check_waiter_delay()
         description = self.hook.describe(kind, arn)
         status = kind.status_of(description)
         if status in kind.active_states:
@@ -290,7 +308,7 @@ class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
     kind_name = "dataset_group"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields("name", "role_arn", "kms_key_arn", "domain")
+    template_fields: Sequence[str] = personalize_template_fields("name", "role_arn", "kms_key_arn", "domain")
     operator_extra_links = (PersonalizeDatasetGroupLink(),)
 
     def __init__(
@@ -340,7 +358,7 @@ class PersonalizeCreateSchemaOperator(PersonalizeBaseOperator):
     """
 
     kind_name = "schema"  # a schema has no status: nothing is waited on
-    template_fields: Sequence[str] = aws_template_fields("name", "schema")
+    template_fields: Sequence[str] = personalize_template_fields("name", "schema")
     template_fields_renderers = {"schema": "json"}
     operator_extra_links = (PersonalizeSchemaLink(),)
 
@@ -377,7 +395,7 @@ class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
     kind_name = "dataset"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields(
+    template_fields: Sequence[str] = personalize_template_fields(
         "name", "dataset_group_arn", "dataset_type", "schema_arn"
     )
     operator_extra_links = (PersonalizeDatasetLink(),)
@@ -438,7 +456,7 @@ class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
     kind_name = "solution"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields(
+    template_fields: Sequence[str] = personalize_template_fields(
         "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
     )
     template_fields_renderers = {"solution_config": "json"}
@@ -503,7 +521,7 @@ class PersonalizeCreateDatasetImportJobOperator(PersonalizeBaseOperator):
     kind_name = "dataset_import_job"
     default_waiter_delay = 60
     default_waiter_max_attempts = 720
-    template_fields: Sequence[str] = aws_template_fields(
+    template_fields: Sequence[str] = personalize_template_fields(
         "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
     )
     operator_extra_links = (PersonalizeDatasetImportJobLink(),)
@@ -561,7 +579,7 @@ class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
     kind_name = "solution_version"
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
-    template_fields: Sequence[str] = aws_template_fields("solution_arn", "training_mode", "name")
+    template_fields: Sequence[str] = personalize_template_fields("solution_arn", "training_mode", "name")
     operator_extra_links = (PersonalizeSolutionVersionLink(),)
 
     def __init__(
@@ -596,7 +614,7 @@ class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
 
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
-    template_fields: Sequence[str] = aws_template_fields(
+    template_fields: Sequence[str] = personalize_template_fields(
         "solution_version_arn",
         "input_path",
         "output_path",
@@ -743,7 +761,9 @@ class PersonalizeCreateFilterOperator(PersonalizeBaseOperator):
     kind_name = "filter"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields("name", "dataset_group_arn", "filter_expression")
+    template_fields: Sequence[str] = personalize_template_fields(
+        "name", "dataset_group_arn", "filter_expression"
+    )
     operator_extra_links = (PersonalizeFilterLink(),)
 
     def __init__(
@@ -791,7 +811,7 @@ class PersonalizeCreateEventTrackerOperator(PersonalizeBaseOperator):
     kind_name = "event_tracker"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = aws_template_fields("name", "dataset_group_arn")
+    template_fields: Sequence[str] = personalize_template_fields("name", "dataset_group_arn")
     operator_extra_links = (PersonalizeEventTrackerLink(),)
 
     def __init__(
@@ -854,7 +874,7 @@ class PersonalizeCreateCampaignOperator(PersonalizeBaseOperator):
     kind_name = "campaign"
     default_waiter_delay = 30
     default_waiter_max_attempts = 240
-    template_fields: Sequence[str] = aws_template_fields(
+    template_fields: Sequence[str] = personalize_template_fields(
         "name", "solution_version_arn", "min_provisioned_tps", "campaign_config"
     )
     template_fields_renderers = {"campaign_config": "json"}
