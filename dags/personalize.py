@@ -9,6 +9,11 @@ mistake in one pipeline's file fails only that pipeline's DAG file. (Airflow rea
 that mention both "airflow" and "dag": keep this docstring in a copy.)
 """
 
+# Airflow's DAG processor imports the airflow.* modules a DAG file names once, before it forks the
+# process that parses the file (parsing_pre_import_modules): naming the Amazon provider's operator
+# base here keeps boto3's import out of every pipeline's parse.
+import airflow.providers.amazon.aws.operators.base_aws  # noqa: F401
+
 from personalize_pipeline.dags import build_pipeline_dags
 
 globals().update(build_pipeline_dags(__file__))

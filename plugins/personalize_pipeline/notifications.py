@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from personalize_pipeline.config import PipelineConfig
-from personalize_pipeline.quality_gate import GateDecision
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,8 @@ def subject_line(text: str) -> str:
 
 def gate_message(decisions: list[dict]) -> str:
     """The quality gate's decisions in a run, one summary line each (from ``GateDecision.as_dict()``)."""
+    from personalize_pipeline.quality_gate import GateDecision  # not at parse: it loads the DB driver
+
     if not decisions:
         return "Quality gate: no decisions in this run."
     gated = [GateDecision.from_dict(d) for d in decisions]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from psycopg import sql
+if TYPE_CHECKING:
+    from psycopg import sql
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 
@@ -21,6 +23,8 @@ def read_sql(name: str) -> str:
 
 def compose(name: str, **identifiers: str | tuple[str, ...]) -> sql.Composed:
     """The SQL file with ``{placeholder}`` identifiers quoted (a tuple is schema-qualified)."""
+    from psycopg import sql  # here, not at import: DAG files read SQL_DIR while they parse
+
     quoted = {
         key: sql.Identifier(*value) if isinstance(value, tuple) else sql.Identifier(value)
         for key, value in identifiers.items()

@@ -70,3 +70,12 @@ def test_parses_fast_without_side_effects(path, tmp_path):
     assert parse_seconds < 5, (
         f"{path.name} took {parse_seconds:.2f}s to parse (total {time.perf_counter() - started:.1f}s)"
     )
+
+
+def test_every_pipeline_file_has_its_dag_file_and_back():
+    """A pipeline's configuration without a DAG file would silently build nothing."""
+    from personalize_pipeline.config import DEFAULT_DIR
+
+    configured = {p.stem for p in DEFAULT_DIR.glob("*.yaml")}
+    assert configured, "no pipeline configured"
+    assert configured == {p.stem for p in DAG_FILES}
