@@ -13,9 +13,9 @@ rank) and as the snapshot stores them (one row per customer, arrays). Each phase
 runs in its own process so its peak memory (max RSS) can be compared across sizes.
 
 Library rows, for the choice between ours and them: the same export fed by the Apache Arrow
-ADBC PostgreSQL driver (Arrow batches written as the same CSV, checked byte for byte against
-ours), and ADBC's read alone; snapshot rows already in Arrow into a table by our encoder, by
-pgpq's and by ADBC's ingest; and the whole cache load with pgpq's encoder in place of ours.
+ADBC PostgreSQL driver (Arrow batches written as CSV, checked byte for byte against ours), and
+ADBC's read alone; snapshot rows already in Arrow into a table by pgpq's encoder (what the
+cache load uses) and by ADBC's ingest.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ def _prepared_rows(workdir: Path) -> tuple[Path, Path]:
     if flat_csv.exists() and snapshot_rows.exists():
         return flat_csv, snapshot_rows
     import numpy as np
+    import pgpq
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
@@ -116,7 +117,6 @@ def _prepared_rows(workdir: Path) -> tuple[Path, Path]:
     import pyarrow.json as pa_json
 
     from personalize_pipeline.batch_output import LAYOUTS, ranked_lists
-    from personalize_pipeline.copy_binary import COPY_BINARY_HEADER, COPY_BINARY_TRAILER, encode_copy_binary
 
     layout = LAYOUTS["USER_PERSONALIZATION"]
     table = pa_json.read_json(
@@ -136,10 +136,12 @@ def _prepared_rows(workdir: Path) -> tuple[Path, Path]:
     )
     pa_csv.write_csv(flat, flat_csv, pa_csv.WriteOptions(include_header=False))
     feather.write_feather(lists, workdir / "snapshot_rows.arrow", compression="uncompressed")
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(layout.row_schema)
     with snapshot_rows.open("wb") as handle:
-        handle.write(COPY_BINARY_HEADER)
-        handle.write(encode_copy_binary(lists))
-        handle.write(COPY_BINARY_TRAILER)
+        handle.write(encoder.write_header())
+        for batch in lists.to_batches():
+            handle.write(encoder.write_batch(batch))
+        handle.write(encoder.finish())
     return flat_csv, snapshot_rows
 
 
@@ -206,7 +208,7 @@ def _phase(name: str, workdir: Path) -> dict:
                 _s3().get_object(Bucket=bucket, Key=k)["Body"].read() for k in ("bench/interactions.csv", key)
             )
             result["csv_identical"] = ours == theirs
-    elif name in ("arrow_copy_from_ours", "arrow_copy_from_pgpq", "arrow_copy_from_adbc"):
+    elif name in ("arrow_copy_from_pgpq", "arrow_copy_from_adbc"):
         result = {"seconds": _arrow_copy_from(url, workdir, name.rsplit("_", 1)[1])}
         with psycopg.connect(url) as conn:  # outside the timing: every row arrived
             result["rows"] = conn.execute("SELECT count(*) FROM bench_rows").fetchone()[0]
@@ -227,12 +229,9 @@ def _phase(name: str, workdir: Path) -> dict:
                 while block := handle.read(1 << 20):
                     copy.write(block)
         result = {"seconds": time.perf_counter() - started}
-    elif name in ("cache_load", "cache_load_pgpq"):
-        from personalize_pipeline import batch_output
+    elif name == "cache_load":
         from personalize_pipeline.cache import load_batch_output
 
-        if name.endswith("_pgpq"):
-            batch_output.encode_copy_binary = _pgpq_rows
         _s3().upload_file(str(workdir / "users.json.out"), bucket, "bench/out/users.json.out")
         started = time.perf_counter()
         loaded = load_batch_output(
@@ -322,29 +321,12 @@ def _adbc_csv_blocks(url: str, query: str, block_bytes: int):
     return in_background(blocks())
 
 
-def _pgpq_rows(table):
-    """pgpq's encoder in place of ours, block by block: the same rows without header or trailer.
-
-    pgpq keeps a buffer across ``write_batch`` calls that only ``finish`` empties, so each block
-    gets an encoder of its own (a little slower than one encoder for the whole load).
-    """
-    import pgpq
-
-    encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
-    encoder.write_header()
-    body = b"".join(encoder.write_batch(batch) for batch in table.to_batches())
-    return body + encoder.finish()[:-2]  # without the trailer (-1 as a field count)
-
-
 def _arrow_copy_from(url: str, workdir: Path, how: str) -> float:
     """Snapshot rows already in Arrow (parsed, outside the timing) into an unindexed table."""
     import adbc_driver_postgresql.dbapi as adbc
     import pgpq
     import psycopg
-    import pyarrow as pa
     import pyarrow.feather as feather
-
-    from personalize_pipeline.copy_binary import COPY_BINARY_HEADER, COPY_BINARY_TRAILER, encode_copy_binary
 
     _prepared_rows(workdir)
     table = feather.read_table(workdir / "snapshot_rows.arrow")
@@ -360,17 +342,11 @@ def _arrow_copy_from(url: str, workdir: Path, how: str) -> float:
         return time.perf_counter() - started
     copy_sql = "COPY bench_rows FROM STDIN WITH (FORMAT binary)"
     with psycopg.connect(url) as conn, conn.cursor().copy(copy_sql) as copy:
-        if how == "pgpq":  # one encoder for the whole stream, as a load would use it
-            encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
-            copy.write(encoder.write_header())
-            for block in blocks:
-                copy.write(encoder.write_batch(block))
-            copy.write(encoder.finish())
-        else:
-            copy.write(COPY_BINARY_HEADER)
-            for block in blocks:
-                copy.write(encode_copy_binary(pa.Table.from_batches([block])))
-            copy.write(COPY_BINARY_TRAILER)
+        encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
+        copy.write(encoder.write_header())
+        for block in blocks:
+            copy.write(encoder.write_batch(block))
+        copy.write(encoder.finish())
     return time.perf_counter() - started
 
 
@@ -423,11 +399,9 @@ def main(argv: list[str] | None = None) -> int:
             "export_validated_to_s3_adbc",
             "bare_copy_from",
             "bare_copy_from_snapshot_rows",
-            "arrow_copy_from_ours",
             "arrow_copy_from_pgpq",
             "arrow_copy_from_adbc",
             "cache_load",
-            "cache_load_pgpq",
         )
         for phase in phases:  # each run in a fresh process; the fastest run counts, all are shown
             runs = []
@@ -451,9 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             "export_vs_bare_copy_c_client": ("export_validated_to_s3", "bare_copy_to_c_client"),
             "export_adbc_vs_bare_copy_c_client": ("export_validated_to_s3_adbc", "bare_copy_to_c_client"),
             "adbc_read_arrow_vs_bare_copy_c_client": ("adbc_read_arrow", "bare_copy_to_c_client"),
-            "arrow_copy_from_pgpq_vs_ours": ("arrow_copy_from_pgpq", "arrow_copy_from_ours"),
-            "arrow_copy_from_adbc_vs_ours": ("arrow_copy_from_adbc", "arrow_copy_from_ours"),
-            "cache_load_pgpq_vs_ours": ("cache_load_pgpq", "cache_load"),
+            "arrow_copy_from_adbc_vs_pgpq": ("arrow_copy_from_adbc", "arrow_copy_from_pgpq"),
             "cache_load_vs_bare_copy": ("cache_load", "bare_copy_from"),
             "cache_load_vs_bare_copy_snapshot_rows": ("cache_load", "bare_copy_from_snapshot_rows"),
         }
