@@ -11,15 +11,22 @@ customer (25 items each) into the cache against a bare ``COPY FROM`` of the same
 rows into an unindexed table: as the view shows them (one row per customer and
 rank) and as the snapshot stores them (one row per customer, arrays). Each phase
 runs in its own process so its peak memory (max RSS) can be compared across sizes.
+
+Library rows, for the choice between ours and them: the same export fed by the Apache Arrow
+ADBC PostgreSQL driver (Arrow batches written as CSV, checked byte for byte against ours), and
+ADBC's read alone; snapshot rows already in Arrow into a table by pgpq's encoder (what the
+cache load uses) and by ADBC's ingest.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,18 +110,14 @@ def _prepared_rows(workdir: Path) -> tuple[Path, Path]:
     if flat_csv.exists() and snapshot_rows.exists():
         return flat_csv, snapshot_rows
     import numpy as np
+    import pgpq
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
+    import pyarrow.feather as feather
     import pyarrow.json as pa_json
 
-    from personalize_pipeline.cache import (
-        COPY_BINARY_HEADER,
-        COPY_BINARY_TRAILER,
-        LAYOUTS,
-        encode_copy_binary,
-        ranked_lists,
-    )
+    from personalize_pipeline.batch_output import LAYOUTS, ranked_lists
 
     layout = LAYOUTS["USER_PERSONALIZATION"]
     table = pa_json.read_json(
@@ -133,10 +136,13 @@ def _prepared_rows(workdir: Path) -> tuple[Path, Path]:
         }
     )
     pa_csv.write_csv(flat, flat_csv, pa_csv.WriteOptions(include_header=False))
+    feather.write_feather(lists, workdir / "snapshot_rows.arrow", compression="uncompressed")
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(layout.row_schema)
     with snapshot_rows.open("wb") as handle:
-        handle.write(COPY_BINARY_HEADER)
-        handle.write(encode_copy_binary(lists))
-        handle.write(COPY_BINARY_TRAILER)
+        handle.write(encoder.write_header())
+        for batch in lists.to_batches():
+            handle.write(encoder.write_batch(batch))
+        handle.write(encoder.finish())
     return flat_csv, snapshot_rows
 
 
@@ -145,15 +151,13 @@ def _phase(name: str, workdir: Path) -> dict:
     import psycopg
     from psycopg import sql
 
-    from personalize_pipeline.sql_files import read_sql
+    from personalize_pipeline.sql_files import compose, read_sql
 
     url = os.environ["BENCH_DATABASE_URL"]
     bucket = "bench"
     params = {"start": "2000-01-01", "end": "2100-01-01"}
     result: dict = {}
-    statement = sql.SQL("COPY (\n{}\n) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-        sql.SQL(read_sql("extract/interactions.sql"))
-    )
+    statement = compose("extract/csv_copy.sql", query=sql.SQL(read_sql("extract/interactions.sql")))
     if name == "bare_copy_to":
         started, size = time.perf_counter(), 0
         with (
@@ -171,20 +175,44 @@ def _phase(name: str, workdir: Path) -> dict:
         with psycopg2.connect(url) as conn, conn.cursor() as cur, open(os.devnull, "wb") as sink:
             cur.copy_expert(cur.mogrify(statement.as_string(), params).decode(), sink)
         result = {"seconds": time.perf_counter() - started}
-    elif name == "export_validated_to_s3":
-        from personalize_pipeline.config import load_config
-        from personalize_pipeline.extract import export_dataset_to_s3
-
+    elif name == "adbc_read_arrow":  # the floor of an ADBC export: its Arrow batches, no CSV yet
         started = time.perf_counter()
-        report = export_dataset_to_s3(
+        rows = sum(
+            batch.num_rows
+            for batch in _adbc_batches(
+                url, _mogrified(url, sql.SQL(read_sql("extract/interactions.sql")), params)
+            )
+        )
+        result = {"seconds": time.perf_counter() - started, "rows": rows}
+    elif name in ("export_validated_to_s3", "export_validated_to_s3_adbc"):
+        from personalize_pipeline import extract
+        from personalize_pipeline.config import load_config
+
+        key = "bench/interactions.csv"
+        if name.endswith("_adbc"):  # the same pipeline, fed with CSV written from ADBC's Arrow batches
+            key = "bench/interactions_adbc.csv"
+            extract.copy_query_blocks = lambda _conn, query_file, query_params, block_bytes: _adbc_csv_blocks(
+                url, _mogrified(url, sql.SQL(read_sql(query_file)), query_params), block_bytes
+            )
+        started = time.perf_counter()
+        report = extract.export_dataset_to_s3(
             db_conn_id="store_db",
             aws_conn_id="aws_default",
             spec=load_config().dataset_specs()[0],
             params=params,
-            s3_uri=f"s3://{bucket}/bench/interactions.csv",
+            s3_uri=f"s3://{bucket}/{key}",
             report_uri=f"s3://{bucket}/bench/validation.json",
         )
         result = {"seconds": time.perf_counter() - started, "rows": report["rows"]}
+        if name.endswith("_adbc"):  # outside the timing: is the file the one PostgreSQL writes?
+            ours, theirs = (
+                _s3().get_object(Bucket=bucket, Key=k)["Body"].read() for k in ("bench/interactions.csv", key)
+            )
+            result["csv_identical"] = ours == theirs
+    elif name in ("arrow_copy_from_pgpq", "arrow_copy_from_adbc"):
+        result = {"seconds": _arrow_copy_from(url, workdir, name.rsplit("_", 1)[1])}
+        with psycopg.connect(url) as conn:  # outside the timing: every row arrived
+            result["rows"] = conn.execute("SELECT count(*) FROM bench_rows").fetchone()[0]
     elif name in ("bare_copy_from", "bare_copy_from_snapshot_rows"):
         flat_csv, snapshot_rows = _prepared_rows(workdir)
         started = time.perf_counter()
@@ -203,19 +231,9 @@ def _phase(name: str, workdir: Path) -> dict:
                     copy.write(block)
         result = {"seconds": time.perf_counter() - started}
     elif name == "cache_load":
-        import boto3
-
-        from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
         from personalize_pipeline.cache import load_batch_output
 
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=os.environ["BENCH_AWS_URL"],
-            region_name="us-east-1",
-            aws_access_key_id=LOCAL_AWS_KEY,
-            aws_secret_access_key=LOCAL_AWS_SECRET,
-        )
-        s3.upload_file(str(workdir / "users.json.out"), bucket, "bench/out/users.json.out")
+        _s3().upload_file(str(workdir / "users.json.out"), bucket, "bench/out/users.json.out")
         started = time.perf_counter()
         loaded = load_batch_output(
             db_conn_id="store_db",
@@ -232,9 +250,105 @@ def _phase(name: str, workdir: Path) -> dict:
             },
         )
         result = {"seconds": time.perf_counter() - started, "rows": loaded.rows}
+        with psycopg.connect(url) as conn:  # outside the timing: what readers see
+            query = "SELECT count(*) FROM bench_cache.user_recommendations"
+            result["rows_in_view"] = conn.execute(query).fetchone()[0]
     result["max_rss_mb"] = round(_max_rss_mb())
     result["seconds"] = round(result["seconds"], 2)
     return result
+
+
+def _s3():
+    import boto3
+
+    from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
+
+    return boto3.client(
+        "s3",
+        endpoint_url=os.environ["BENCH_AWS_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_AWS_KEY,
+        aws_secret_access_key=LOCAL_AWS_SECRET,
+    )
+
+
+def _mogrified(url: str, statement, params: dict) -> str:
+    """The statement with its values bound as psycopg2 binds them (ADBC's driver takes $n only)."""
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        return cur.mogrify(statement.as_string(), params).decode()
+
+
+def _adbc_batches(url: str, query: str):
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        yield from cur.fetch_record_batch()
+
+
+def _adbc_csv_blocks(url: str, query: str, block_bytes: int):
+    """Personalize CSV from ADBC's Arrow batches, in blocks as ``extract.copy_blocks`` gives them.
+
+    pyarrow quotes every header name, so the header is written as PostgreSQL writes it (bare
+    names). It also quotes every string value (its "needed" style), where PostgreSQL quotes only
+    values holding a comma, quote or line break: valid CSV, not the same bytes (``csv_identical``).
+    Read and written on a thread ahead of the consumer, as the COPY runs on a thread in ours.
+    """
+    import io
+
+    import pyarrow.csv as pa_csv
+
+    from personalize_pipeline.streams import in_background
+
+    def blocks():
+        batches = _adbc_batches(url, query)
+        first = next(batches)
+        pending = bytearray((",".join(first.schema.names) + "\n").encode())
+        sink = io.BytesIO()
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+        with pa_csv.CSVWriter(sink, first.schema, write_options=options) as writer:
+            for batch in itertools.chain([first], batches):
+                writer.write_batch(batch)
+                pending += sink.getbuffer()
+                sink.seek(0)
+                sink.truncate()
+                while len(pending) >= block_bytes:
+                    yield bytes(pending[:block_bytes])
+                    del pending[:block_bytes]
+        yield bytes(pending)
+
+    return in_background(blocks())
+
+
+def _arrow_copy_from(url: str, workdir: Path, how: str) -> float:
+    """Snapshot rows already in Arrow (parsed, outside the timing) into an unindexed table."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import pgpq
+    import psycopg
+    import pyarrow.feather as feather
+
+    _prepared_rows(workdir)
+    table = feather.read_table(workdir / "snapshot_rows.arrow")
+    blocks = table.to_batches(max_chunksize=4096)  # about what one 4 MB block of batch output holds
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_rows")
+        conn.execute("CREATE TABLE bench_rows (user_id text, item_ids text[], scores float8[])")
+    started = time.perf_counter()
+    if how == "adbc":
+        with adbc.connect(url) as conn, conn.cursor() as cur:
+            cur.adbc_ingest("bench_rows", table, mode="append")
+            conn.commit()
+        return time.perf_counter() - started
+    copy_sql = "COPY bench_rows FROM STDIN WITH (FORMAT binary)"
+    with psycopg.connect(url) as conn, conn.cursor().copy(copy_sql) as copy:
+        encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
+        copy.write(encoder.write_header())
+        for block in blocks:
+            copy.write(encoder.write_batch(block))
+        copy.write(encoder.finish())
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,33 +396,51 @@ def main(argv: list[str] | None = None) -> int:
             "bare_copy_to",
             "bare_copy_to_c_client",
             "export_validated_to_s3",
+            "adbc_read_arrow",
+            "export_validated_to_s3_adbc",
             "bare_copy_from",
             "bare_copy_from_snapshot_rows",
+            "arrow_copy_from_pgpq",
+            "arrow_copy_from_adbc",
             "cache_load",
         )
+        # ADBC is measured for comparison only; it is not among the project's requirements.
+        has_adbc = importlib.util.find_spec("adbc_driver_postgresql") is not None
         for phase in phases:  # each run in a fresh process; the fastest run counts, all are shown
+            if "adbc" in phase and not has_adbc:
+                report[phase] = "skipped: pip install adbc-driver-postgresql to measure it"
+                continue
             runs = []
             for _ in range(args.repeat):
                 output = subprocess.run(
                     [sys.executable, "-m", "bench.pipeline_io", "--phase", phase, "--workdir", str(workdir)],
                     capture_output=True,
                     text=True,
-                    check=True,
                 )
+                if output.returncode:
+                    sys.exit(f"phase {phase} failed:\n{output.stderr}")
                 runs.append(json.loads(output.stdout.strip().splitlines()[-1]))
             report[phase] = {
                 **min(runs, key=lambda run: run["seconds"]),
                 "runs_seconds": [run["seconds"] for run in runs],
+                "median_seconds": statistics.median(run["seconds"] for run in runs),
                 "max_rss_mb": max(run["max_rss_mb"] for run in runs),
             }
         ratios = {
             "export_vs_bare_copy": ("export_validated_to_s3", "bare_copy_to"),
             "export_vs_bare_copy_c_client": ("export_validated_to_s3", "bare_copy_to_c_client"),
+            "export_adbc_vs_bare_copy_c_client": ("export_validated_to_s3_adbc", "bare_copy_to_c_client"),
+            "adbc_read_arrow_vs_bare_copy_c_client": ("adbc_read_arrow", "bare_copy_to_c_client"),
+            "arrow_copy_from_adbc_vs_pgpq": ("arrow_copy_from_adbc", "arrow_copy_from_pgpq"),
             "cache_load_vs_bare_copy": ("cache_load", "bare_copy_from"),
             "cache_load_vs_bare_copy_snapshot_rows": ("cache_load", "bare_copy_from_snapshot_rows"),
         }
-        for ratio, (ours, bare) in ratios.items():
-            report[ratio] = round(report[ours]["seconds"] / report[bare]["seconds"], 2)
+        for ratio, (ours, bare) in ratios.items():  # of the fastest runs, and of the medians
+            if isinstance(report[ours], str) or isinstance(report[bare], str):
+                continue
+            report[ratio] = [
+                round(report[ours][key] / report[bare][key], 2) for key in ("seconds", "median_seconds")
+            ]
     print(json.dumps(report, indent=2))
     return 0
 

@@ -8,16 +8,9 @@ from typing import Any
 from psycopg import sql
 
 from personalize_pipeline.extract import copy_to_s3
-from personalize_pipeline.sql_files import read_sql
+from personalize_pipeline.sql_files import compose, read_sql
 
 log = logging.getLogger(__name__)
-
-# PostgreSQL renders each line as JSON; CSV with control characters that JSON always escapes as
-# delimiter and quote passes the text through untouched (text format would double backslashes).
-_JSON_LINES_COPY = (
-    "COPY (SELECT json_build_object({key}, q.{column})::text FROM (\n{query}\n) AS q) "
-    "TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
-)
 
 
 def export_json_lines(
@@ -31,8 +24,11 @@ def export_json_lines(
     s3_uri: str,
 ) -> int:
     """One ``{"<json_key>": value}`` line per row of the query; returns the number of lines."""
-    statement = sql.SQL(_JSON_LINES_COPY).format(
-        key=sql.Literal(json_key), column=sql.Identifier(column), query=sql.SQL(read_sql(query_file))
+    statement = compose(
+        "batch_input/json_lines_copy.sql",
+        key=sql.Literal(json_key),
+        column=column,
+        query=sql.SQL(read_sql(query_file)),
     )
     lines = copy_to_s3(
         db_conn_id=db_conn_id, aws_conn_id=aws_conn_id, statement=statement, params=params, s3_uri=s3_uri

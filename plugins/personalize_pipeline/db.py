@@ -11,6 +11,8 @@ import psycopg
 from airflow.sdk import BaseHook
 from psycopg import sql
 
+from personalize_pipeline.sql_files import compose
+
 
 def _connection_params(conn_id: str) -> dict[str, Any]:
     conn = BaseHook.get_connection(conn_id)
@@ -48,4 +50,9 @@ def connect_copy_reader(conn_id: str):
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
     """For readers, which create nothing: before the first write there is simply nothing to read."""
     name = sql.Identifier(schema, table).as_string(conn)
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+    return conn.execute(compose("catalog/table_exists.sql"), (name,)).fetchone()[0]
+
+
+def set_local(conn: psycopg.Connection, name: str, value: str) -> None:
+    """``SET LOCAL name = value`` with the value bound: it lasts until the end of the transaction."""
+    conn.execute(compose("session/set_local.sql"), {"name": name, "value": value})

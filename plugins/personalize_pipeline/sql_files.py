@@ -21,12 +21,24 @@ def read_sql(name: str) -> str:
     return path.read_text().strip().rstrip(";")
 
 
-def compose(name: str, **identifiers: str | tuple[str, ...]) -> sql.Composed:
-    """The SQL file with ``{placeholder}`` identifiers quoted (a tuple is schema-qualified)."""
+def compose(name: str, **parts: str | tuple[str, ...] | list[str] | sql.Composable) -> sql.Composed:
+    """The SQL file with its ``{placeholder}`` parts filled in, identifiers quoted.
+
+    A string is one identifier, a tuple a schema-qualified one, a list a comma-separated column
+    list; an ``sql.Composable`` (another statement, a literal) goes in as it is.
+    """
     from psycopg import sql  # here, not at import: DAG files read SQL_DIR while they parse
 
-    quoted = {
-        key: sql.Identifier(*value) if isinstance(value, tuple) else sql.Identifier(value)
-        for key, value in identifiers.items()
-    }
-    return sql.SQL(read_sql(name)).format(**quoted)
+    return sql.SQL(read_sql(name)).format(**{key: _quoted(value) for key, value in parts.items()})
+
+
+def _quoted(value: str | tuple[str, ...] | list[str] | sql.Composable) -> sql.Composable:
+    from psycopg import sql
+
+    if isinstance(value, sql.Composable):
+        return value
+    if isinstance(value, tuple):
+        return sql.Identifier(*value)
+    if isinstance(value, list):
+        return sql.SQL(", ").join(map(sql.Identifier, value))
+    return sql.Identifier(value)

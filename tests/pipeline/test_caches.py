@@ -259,9 +259,9 @@ def test_an_unknown_recipe_type_is_refused_before_any_work(pipeline_env):
 
 
 def test_lines_split_across_download_chunks_load_whole(put, pipeline_env, monkeypatch):
-    from personalize_pipeline import cache as cache_module
+    from personalize_pipeline import batch_output
 
-    monkeypatch.setattr(cache_module, "BLOCK_BYTES", 1000)  # every line straddles some chunk boundary
+    monkeypatch.setattr(batch_output, "BLOCK_BYTES", 1000)  # every line straddles some chunk boundary
     url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
     lines = [_user(f"u{i:04d}", [f"p{i}", f"q{i}", f"r{i}"]) for i in range(400)]
     result = _load(put("one", {"a.out": lines[:250], "b.out": lines[250:]}), cache, "USER_PERSONALIZATION")

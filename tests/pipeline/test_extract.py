@@ -10,7 +10,9 @@ import pytest
 from psycopg import sql
 from psycopg2.errors import DivisionByZero
 
-from personalize_pipeline.extract import BlockStream, MultipartUpload, copy_blocks
+from personalize_pipeline.extract import copy_blocks
+from personalize_pipeline.multipart_upload import MultipartUpload
+from personalize_pipeline.streams import BlockStream
 from personalize_pipeline.validation import _whole_records
 
 
