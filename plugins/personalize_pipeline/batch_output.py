@@ -19,6 +19,7 @@ import pyarrow.json as pa_json
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from psycopg import sql
 
+from personalize_pipeline.recipes import RECIPE_TYPES, RecipeType
 from personalize_pipeline.s3_paths import split_s3_uri
 from personalize_pipeline.sql_files import compose
 from personalize_pipeline.streams import in_background
@@ -31,13 +32,30 @@ _SCORES = pa.list_(pa.float64())
 
 @dataclass(frozen=True)
 class Layout:
-    """How one recipe type's output lines become snapshot rows, and how the view shows them."""
+    """How one recipe type's output lines become snapshot rows, and how the view shows them
+    (the shapes themselves are declared in :mod:`personalize_pipeline.recipes`)."""
 
-    input_key: str  # the id each input line names
-    list_fields: tuple[str, ...]  # output fields holding the ranked list (first present one wins)
-    scored: bool
-    columns: tuple[str, ...]  # what the view shows: key, rank, value[, score]
-    table_sql: str
+    recipe_type: RecipeType
+
+    @property
+    def input_key(self) -> str:
+        return self.recipe_type.input_key
+
+    @property
+    def list_fields(self) -> tuple[str, ...]:
+        return self.recipe_type.output_lists
+
+    @property
+    def scored(self) -> bool:
+        return self.recipe_type.scored
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.recipe_type.cache_columns
+
+    @property
+    def table_sql(self) -> str:
+        return self.recipe_type.snapshot_sql
 
     @property
     def key(self) -> str:
@@ -83,30 +101,7 @@ class Layout:
         )
 
 
-LAYOUTS: dict[str, Layout] = {
-    "USER_PERSONALIZATION": Layout(
-        "userId",
-        ("recommendedItems",),
-        True,
-        ("user_id", "rank", "item_id", "score"),
-        "cache/user_recommendations_table.sql",
-    ),
-    "RELATED_ITEMS": Layout(
-        "itemId",
-        ("recommendedItems",),
-        True,
-        ("item_id", "rank", "similar_item_id", "score"),
-        "cache/related_items_table.sql",
-    ),
-    # The developer guide and the service name the list recommendedUsers; usersList is accepted too.
-    "USER_SEGMENTATION": Layout(
-        "itemId",
-        ("recommendedUsers", "usersList"),
-        False,
-        ("item_id", "rank", "user_id"),
-        "cache/user_segments_table.sql",
-    ),
-}
+LAYOUTS: dict[str, Layout] = {name: Layout(recipe_type) for name, recipe_type in RECIPE_TYPES.items()}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ class RecipeType:
     # The cache view's columns: key, rank, value[, score]. The snapshot behind it holds one row
     # per key with its ranked values as an array.
     cache_columns: tuple[str, ...]
+    output_lists: tuple[str, ...]  # batch output fields holding the ranked list (first present wins)
+    snapshot_sql: str  # include/sql/… creating a snapshot table
+
+    @property
+    def scored(self) -> bool:
+        return "score" in self.cache_columns
 
     @property
     def input_key(self) -> str:
@@ -53,6 +59,8 @@ USER_PERSONALIZATION = RecipeType(
     per_user=True,
     batch_query="extract/batch_users.sql",
     cache_columns=("user_id", "rank", "item_id", "score"),
+    output_lists=("recommendedItems",),
+    snapshot_sql="cache/user_recommendations_table.sql",
 )
 RELATED_ITEMS = RecipeType(
     "RELATED_ITEMS",
@@ -60,6 +68,8 @@ RELATED_ITEMS = RecipeType(
     per_user=False,
     batch_query="extract/batch_items.sql",
     cache_columns=("item_id", "rank", "similar_item_id", "score"),
+    output_lists=("recommendedItems",),
+    snapshot_sql="cache/related_items_table.sql",
 )
 USER_SEGMENTATION = RecipeType(
     "USER_SEGMENTATION",
@@ -67,6 +77,9 @@ USER_SEGMENTATION = RecipeType(
     per_user=False,
     batch_query="extract/batch_items.sql",
     cache_columns=("item_id", "rank", "user_id"),
+    # The developer guide and the service name the list recommendedUsers; usersList is accepted too.
+    output_lists=("recommendedUsers", "usersList"),
+    snapshot_sql="cache/user_segments_table.sql",
 )
 RECIPE_TYPES = {t.name: t for t in (USER_PERSONALIZATION, RELATED_ITEMS, USER_SEGMENTATION)}
 
