@@ -76,6 +76,8 @@ def build_cleanup_dag(cfg: PipelineConfig) -> DAG:
                 keep_newest=cfg.retention.solution_versions,
                 dry_run="{{ params.dry_run }}",
                 aws_conn_id=cfg.connections.aws,
+                doc_md=f"Stops stray trainings of {name} that are not its newest, and reports ACTIVE "
+                f"versions beyond the newest {cfg.retention.solution_versions}.",
             )
         prune_s3(cfg.name)
     return dag

@@ -101,12 +101,17 @@ def build_event_sync_dag(cfg: PipelineConfig) -> DAG:
     ) as dag:
         aws = aws_args(cfg)
         dataset_group = PersonalizeCreateDatasetGroupOperator(
-            task_id="dataset_group", name=cfg.dataset_group, **aws
+            task_id="dataset_group",
+            name=cfg.dataset_group,
+            doc_md=f"Creates the dataset group `{cfg.dataset_group}`, or adopts it when it exists.",
+            **aws,
         )
         tracker = PersonalizeCreateEventTrackerOperator(
             task_id="event_tracker",
             name=cfg.event_sync.tracker_name,
             dataset_group_arn=dataset_group.output,
+            doc_md=f"Creates or adopts the event tracker `{cfg.event_sync.tracker_name}`; its tracking id "
+            "goes to send_events.",
             **aws,
         )
         send_events(cfg.name, tracker.output["tracking_id"], dataset_group.output)

@@ -98,7 +98,10 @@ def _plan(b: _Build) -> None:
     b.go = tasks.proceed()
     b.plan >> b.go
     b.group = operators.PersonalizeCreateDatasetGroupOperator(
-        task_id="dataset_group", name=b.cfg.dataset_group, **b.aws
+        task_id="dataset_group",
+        name=b.cfg.dataset_group,
+        doc_md=f"Creates the dataset group `{b.cfg.dataset_group}`, or adopts it when it exists.",
+        **b.aws,
     )
     b.go >> b.group
 
@@ -112,6 +115,8 @@ def _dataset(b: _Build, spec: DatasetSpec):
             name=schema_name(cfg, spec.slug, spec.schema),
             schema=spec.schema,
             aws_conn_id=cfg.connections.aws,
+            doc_md=f"Creates or adopts the {spec.slug} schema. Its name carries a hash of the fields: "
+            "a schema cannot change, so a changed field list is a new schema.",
         )
         dataset = operators.PersonalizeCreateDatasetOperator(
             task_id="dataset",
@@ -119,6 +124,8 @@ def _dataset(b: _Build, spec: DatasetSpec):
             dataset_group_arn=b.group.output,
             dataset_type=spec.dataset_type,
             schema_arn=schema.output,
+            doc_md=f"Creates or adopts the group's {spec.slug} dataset; an existing one with another "
+            "schema fails, naming both.",
             **b.aws,
         )
         b.go >> schema
@@ -129,6 +136,9 @@ def _dataset(b: _Build, spec: DatasetSpec):
             "import_mode": b.import_mode,
             "pool": IMPORT_POOL,
             "inlets": [dataset_asset(cfg, spec.slug)],
+            "doc_md": f"{b.import_mode} dataset import job of {spec.slug}, named after the run: a retry "
+            f"resumes the job it started instead of paying for another. Waits in the triggerer "
+            f"(pool `{IMPORT_POOL}`).",
             **b.aws,
         }
         if spec.slug == "interactions":
@@ -148,7 +158,11 @@ def _dataset(b: _Build, spec: DatasetSpec):
 def _datasets_and_filters(b: _Build) -> None:
     imports = [_dataset(b, spec) for spec in b.cfg.dataset_specs()]
     # An UPDATE run may have no new partition: its empty mapped import is skipped, not failed.
-    b.imports_done = EmptyOperator(task_id="imports_done", trigger_rule="none_failed")
+    b.imports_done = EmptyOperator(
+        task_id="imports_done",
+        trigger_rule="none_failed",
+        doc_md="Joins the imports. An UPDATE run with no new partition skips its import, not fails.",
+    )
     imports >> b.imports_done
     if not b.cfg.filters:
         return
@@ -159,6 +173,7 @@ def _datasets_and_filters(b: _Build) -> None:
                 name=b.cfg.resource_name(name),
                 dataset_group_arn=b.group.output,
                 filter_expression=expression,
+                doc_md=f"Creates or adopts filter `{b.cfg.resource_name(name)}`: `{expression}`.",
                 **b.aws,
             )
             b.imports_done >> created  # a filter on interactions needs the dataset filled
@@ -175,6 +190,8 @@ def _serve(b: _Build, name: str, solution_cfg: SolutionConfig, train, decision) 
             name=cfg.resource_name(name),
             solution_version_arn=train.output,
             min_provisioned_tps=solution_cfg.campaign.min_provisioned_tps,
+            doc_md="Serves the promoted version in real time: creates the campaign, or updates it to "
+            "the new version, and waits until the update is active.",
             **b.aws,
         )
         ok >> campaign
@@ -193,6 +210,9 @@ def _serve(b: _Build, name: str, solution_cfg: SolutionConfig, train, decision) 
         num_results=output.num_results,
         filter_arn=b.filters[output.filter].output if output.filter else None,
         pool=recipe_type.pool,
+        doc_md=f"{output.kind.replace('_', ' ').capitalize()} job of the promoted version: "
+        f"{output.num_results} results per line{f', filter {output.filter}' if output.filter else ''}. "
+        f"Named after the run, so a retry resumes it; waits in the triggerer (pool `{recipe_type.pool}`).",
         **b.aws,
     )
     b.ends.append(tasks.load_cache(cfg.name, name, files["output_uri"], files["lines"], job.output, decision))
@@ -211,6 +231,8 @@ def _solution(b: _Build, name: str, solution_cfg: SolutionConfig) -> None:
             dataset_group_arn=b.group.output,
             recipe_arn=solution_cfg.recipe_arn,
             solution_config={"algorithmHyperParameters": hyperparameters} if hyperparameters else None,
+            doc_md=f"Creates or adopts solution `{cfg.resource_name(name)}` ({solution_cfg.recipe}); an "
+            "existing one with another recipe or configuration fails, naming the difference.",
             **b.aws,
         )
         chosen >> solution
@@ -220,6 +242,8 @@ def _solution(b: _Build, name: str, solution_cfg: SolutionConfig) -> None:
             solution_arn=solution.output,
             training_mode=mode_of_run,
             pool=TRAINING_POOL,
+            doc_md="Trains a solution version in the mode `training_mode` chose, named after the run: "
+            f"a retry resumes the same version. Waits in the triggerer (pool `{TRAINING_POOL}`).",
             **b.aws,
         )
         b.imports_done >> train

@@ -71,11 +71,13 @@ def proceed(params: dict) -> bool:
 
 @task
 def interactions_locations(import_plan: dict) -> list[str]:
+    """The interactions files or folder the plan imports: one import job each."""
     return import_plan["interactions"]
 
 
 @task
 def snapshot_location(import_plan: dict, slug: str) -> str:
+    """The newest snapshot of items or users the plan imports."""
     return import_plan["snapshots"][slug]
 
 
