@@ -1,17 +1,18 @@
 """
 The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, `airflow standalone`.
 
-Stops everything it started on Ctrl-C. Loads the demo data if the store is empty.
+Stops everything it started on Ctrl-C, SIGTERM or SIGHUP (see devenv.process_tree).
+Loads the demo data if the store is empty.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import psycopg
 
+from devenv import process_tree
 from devenv.postgres import LOCAL_DIR, apply_schema, database_url
 
 PORT = 4566
@@ -44,10 +45,8 @@ def main() -> int:
             except ConfigError as error:  # the UI shows it as that pipeline's import error
                 print(error)
         print(f"Local AWS endpoint {endpoint}; Airflow UI on http://127.0.0.1:8080 (Ctrl-C stops all)")
-        try:
-            return subprocess.run([sys.executable, "-m", "airflow", "standalone"]).returncode
-        except KeyboardInterrupt:
-            return 0
+        # Any stop signal takes down every Airflow component, then the endpoint (leaving this block).
+        return process_tree.run([sys.executable, "-m", "airflow", "standalone"])
 
 
 if __name__ == "__main__":
