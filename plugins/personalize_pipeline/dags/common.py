@@ -28,13 +28,12 @@ def dag_args(
     render as native objects, so ``{{ params.poll_seconds }}`` reaches an operator as the integer
     the form holds, not as text.
     """
-    start = cfg.start_date
     if schedule and data_intervals:
         schedule = CronDataIntervalTimetable(schedule, timezone="UTC")
     return {
         "dag_id": cfg.dag_id(kind),
         "schedule": schedule,
-        "start_date": pendulum.datetime(start.year, start.month, start.day, tz="UTC"),
+        "start_date": start_of(cfg),
         "catchup": False,
         "max_active_runs": 1,
         "default_args": cfg.default_args(),
@@ -45,6 +44,11 @@ def dag_args(
         "tags": ["personalize", f"pipeline:{cfg.name}", kind.replace("_", "-")],
         **extra,
     }
+
+
+def start_of(cfg: PipelineConfig) -> pendulum.DateTime:
+    """The pipeline's ``start_date`` as midnight UTC: the first data interval's start."""
+    return pendulum.datetime(cfg.start_date.year, cfg.start_date.month, cfg.start_date.day, tz="UTC")
 
 
 def poll_param(cfg: PipelineConfig) -> Param:

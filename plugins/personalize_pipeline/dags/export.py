@@ -17,10 +17,14 @@ the catalogue as it is when the run executes (the store keeps no history of it).
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import DAG, task
 
 from personalize_pipeline.config import PipelineConfig
 from personalize_pipeline.dags.common import dag_args, dataset_asset
+
+log = logging.getLogger(__name__)
 
 
 @task
@@ -28,6 +32,7 @@ def export(
     pipeline: str, slug: str, data_interval_start=None, data_interval_end=None, outlet_events=None
 ) -> dict:
     """Stream one dataset for this interval to its CSV in S3; fail, naming the rows, if it is invalid."""
+    import pendulum
     from airflow.sdk.exceptions import AirflowFailException
 
     from personalize_pipeline.extract import export_dataset_to_s3
@@ -38,6 +43,21 @@ def export(
     cfg = load_pipeline(pipeline)
     spec = next(s for s in cfg.dataset_specs() if s.slug == slug)
     label = partition_label(data_interval_start)
+    if slug == "interactions":
+        from personalize_pipeline.dags.common import start_of
+        from personalize_pipeline.time_range import OutOfRangeError, check_interactions_range
+
+        try:
+            before_start = check_interactions_range(
+                db_conn_id=cfg.connections.source_db,
+                query_file=spec.query_file,
+                start_date=start_of(cfg),
+                now=pendulum.now("UTC"),
+            )
+        except OutOfRangeError as error:
+            raise AirflowFailException(str(error)) from error  # the same rows would fail again
+        if before_start is not None:
+            log.warning("%s", before_start)
     try:
         report = export_dataset_to_s3(
             db_conn_id=cfg.connections.source_db,
