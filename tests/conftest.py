@@ -9,10 +9,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from loopback_guard import loopback_only
 
 from devenv import postgres
 from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, configure, migrate, set_connections
 
+# No AWS client may look for credentials on the EC2 instance-metadata address, in this process or in
+# the subprocesses it starts (the local endpoint, Airflow's): set before anything builds a client.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 # Airflow reads its configuration at import: point it at a throwaway home before any test imports it.
 configure(Path(tempfile.mkdtemp(prefix="personalize-tests-airflow-")))
 # dag.test() runs only DAGs of a known bundle: the project's dags/, the tests' own fixture DAGs, and
@@ -39,6 +43,22 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
         },
     ]
 )
+
+
+@pytest.fixture(scope="session")
+def refused_connects():
+    """Connects beyond loopback are refused for the whole session (see loopback_guard); the attempts."""
+    with loopback_only() as refused:
+        yield refused
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(refused_connects):
+    """A test fails even when the code it runs swallowed the refusal (botocore's credential search does)."""
+    before = len(refused_connects)
+    yield
+    if len(refused_connects) > before:
+        pytest.fail(f"connects beyond loopback were attempted: {refused_connects[before:]}")
 
 
 def _pipeline_dag_file(name: str) -> Path:

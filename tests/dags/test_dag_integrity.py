@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import select
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,29 +50,64 @@ def test_aws_waits_are_deferrable(dag_bag):
         assert task.deferrable or not task.wait_for_completion, task.task_id
 
 
+@pytest.fixture
+def listener():
+    """Loopback listeners: ``listen()`` gives ``(address, reached)``; ``reached()``: did anyone connect."""
+    servers: list[socket.socket] = []
+
+    def listen() -> tuple[tuple[str, int], Callable[[], bool]]:
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+        return server.getsockname(), lambda: bool(select.select([server], [], [], 0)[0])
+
+    yield listen
+    for server in servers:
+        server.close()
+
+
+# Parse in a fresh interpreter whose every socket connect is refused and recorded, even if swallowed.
+PARSE = """
+import json, runpy, time
+from loopback_guard import loopback_only
+with loopback_only(allowed=lambda family, address: False) as attempts:
+    import airflow.sdk
+    started = time.perf_counter()
+    runpy.run_path({path!r})
+    seconds = time.perf_counter() - started
+print(json.dumps({{"seconds": seconds, "connects": [repr(a) for a in attempts]}}))
+"""
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
-def test_parses_fast_without_side_effects(path, tmp_path):
-    """Parse in a fresh interpreter with no connections configured: nothing may be reached at import."""
-    code = (
-        "import time, airflow.sdk, runpy; t = time.perf_counter(); "
-        f"runpy.run_path({str(path)!r}); print(time.perf_counter() - t)"
-    )
+def test_parses_fast_without_side_effects(path, tmp_path, listener):
+    """Nothing may be reached at import: the connections point at listeners that must see no one, and
+    the interpreter records any connect (libpq's, in C, would reach the listener instead)."""
+    (db_host, db_port), db_reached = listener()
+    (aws_host, aws_port), aws_reached = listener()
     env = {
-        "PYTHONPATH": f"{DAGS.parent}:{DAGS.parent / 'plugins'}:{DAGS}",
+        "PYTHONPATH": f"{DAGS.parent}:{DAGS.parent / 'plugins'}:{DAGS}:{Path(__file__).parents[1]}",
         "AIRFLOW_HOME": str(tmp_path),
         "PATH": "/usr/bin:/bin",
-        "AIRFLOW_CONN_STORE_DB": "postgres://nobody@127.0.0.9:1/none",
-        "AIRFLOW_CONN_AWS_DEFAULT": "aws://x:y@?endpoint_url=http%3A%2F%2F127.0.0.9%3A1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PGCONNECT_TIMEOUT": "2",  # the listener never answers: a connect would otherwise wait forever
+        "AIRFLOW_CONN_STORE_DB": f"postgres://nobody@{db_host}:{db_port}/none",
+        "AIRFLOW_CONN_AWS_DEFAULT": f"aws://x:y@?endpoint_url=http%3A%2F%2F{aws_host}%3A{aws_port}",
     }
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", PARSE.format(path=str(path))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    parse_seconds = float(result.stdout.strip().splitlines()[-1])
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert parsed["connects"] == [], f"{path.name} connected at parse time: {parsed['connects']}"
+    assert not db_reached() and not aws_reached(), f"{path.name} reached a connection at parse time"
     # Generous bound against accidental heavy work at import; the real figure is in the note.
-    assert parse_seconds < 5, (
-        f"{path.name} took {parse_seconds:.2f}s to parse (total {time.perf_counter() - started:.1f}s)"
+    assert parsed["seconds"] < 5, (
+        f"{path.name} took {parsed['seconds']:.2f}s to parse (total {time.perf_counter() - started:.1f}s)"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from local_aws.testing import DUMMY_CREDENTIALS, SYNTHETIC_INTERACTIONS_SCHEMA, running_endpoint, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-test"
+CREATE_CHAIN = ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
 
 
 @pytest.fixture(scope="session")
@@ -45,23 +47,74 @@ def interactions_schema(personalize):
     return personalize.create_schema(name="test-interactions", schema=INTERACTIONS_SCHEMA)["schemaArn"]
 
 
+def create_dataset(personalize, schema_arn: str, name: str) -> tuple[str, str]:
+    """An ACTIVE dataset group with an ACTIVE interactions dataset; returns both ARNs."""
+    group = personalize.create_dataset_group(name=name)["datasetGroupArn"]
+    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
+    dataset = personalize.create_dataset(
+        name=f"{name}-interactions",
+        datasetGroupArn=group,
+        schemaArn=schema_arn,
+        datasetType="Interactions",
+    )["datasetArn"]
+    wait_for(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"])
+    return group, dataset
+
+
 @pytest.fixture(scope="session")
 def make_dataset(personalize, interactions_schema):
     """Factory: an ACTIVE dataset group with an ACTIVE interactions dataset; returns both ARNs."""
+    return lambda name: create_dataset(personalize, interactions_schema, name)
 
-    def make(name: str) -> tuple[str, str]:
-        group = personalize.create_dataset_group(name=name)["datasetGroupArn"]
-        wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-        dataset = personalize.create_dataset(
-            name=f"{name}-interactions",
-            datasetGroupArn=group,
-            schemaArn=interactions_schema,
-            datasetType="Interactions",
-        )["datasetArn"]
-        wait_for(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"])
-        return group, dataset
 
-    return make
+def wait_gone(describe, not_found: type[Exception], timeout: float = 60.0) -> list[str]:
+    """Poll ``describe()`` until the resource is gone; returns the distinct statuses seen meanwhile."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = describe()["status"]
+        except not_found:
+            return seen
+        if status not in seen:
+            seen.append(status)
+        time.sleep(0.02)
+    raise AssertionError(f"still there after {timeout}s, statuses seen: {seen}")
+
+
+def walked(seen: list[str], chain: list[str]) -> bool:
+    """``seen`` (polled statuses) follows ``chain`` in order and ends at its end.
+
+    Polling may miss a short status on a busy machine; what a status does while it lasts is
+    tested on the ``frozen`` endpoint, where no status ever changes on its own.
+    """
+    positions = [chain.index(status) for status in seen if status in chain]
+    return len(positions) == len(seen) and positions == sorted(set(positions)) and seen[-1] == chain[-1]
+
+
+@pytest.fixture(scope="session")
+def frozen(tmp_path_factory):
+    """An endpoint whose statuses never move (hour-long steps), over an ACTIVE group and dataset
+    (and an empty ACTIVE group) made first on a normal endpoint sharing its data: what holds
+    while a resource is pending or being deleted is tested here without racing the clock."""
+    data = tmp_path_factory.mktemp("frozen")
+    with running_endpoint(data, step_seconds=0.1) as url:
+        personalize = boto3.client("personalize", endpoint_url=url, **DUMMY_CREDENTIALS)
+        schema = personalize.create_schema(name="frozen-interactions", schema=INTERACTIONS_SCHEMA)[
+            "schemaArn"
+        ]
+        group, dataset = create_dataset(personalize, schema, "frozen")
+        empty = personalize.create_dataset_group(name="frozen-empty")["datasetGroupArn"]
+        wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=empty)["datasetGroup"])
+    with running_endpoint(data, step_seconds=3600) as url:
+        personalize = boto3.client("personalize", endpoint_url=url, **DUMMY_CREDENTIALS)
+        yield {
+            "personalize": personalize,
+            "schema": schema,
+            "group": group,
+            "dataset": dataset,
+            "empty": empty,
+        }
 
 
 @pytest.fixture(scope="session")

@@ -143,7 +143,7 @@ def test_the_initial_watermark_is_start_date_midnight_utc_before_the_first_inter
 def test_the_events_client_retries_adaptively_and_keeps_the_connection_settings(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_SYNC_TEST",
-        '{"conn_type": "aws", "extra": {"region_name": "eu-west-1", '
+        '{"conn_type": "aws", "login": "unit", "password": "unit", "extra": {"region_name": "eu-west-1", '
         '"endpoint_url": "http://127.0.0.1:9", "config_kwargs": {"connect_timeout": 7}}}',
     )
     hook, client = event_sync.events_client("sync_test")

@@ -14,7 +14,6 @@ from personalize_pipeline.notifications import (
     run_notifiers,
     subject_line,
 )
-from personalize_pipeline.quality_gate import GateDecision
 from personalize_pipeline.run_notifier import RunNotifier
 
 NDCG = "normalized_discounted_cumulative_gain_at_10"
@@ -25,19 +24,27 @@ def _config(topic: str | None, **switches: bool):
     return base.model_copy(update={"notifications": NotificationsConfig(sns_topic_arn=topic, **switches)})
 
 
-def _decision(solution: str, promote: bool, candidate: float, live: float) -> dict:
-    change = (candidate - live) / live
-    reason = f"ndcg@10 {candidate:.4f} is {abs(change) * 100:.1f}% {'above' if change >= 0 else 'below'} live"
-    return GateDecision(
-        solution=solution,
-        solution_version_arn=f"arn:sv/{solution}/2",
-        live_version_arn=f"arn:sv/{solution}/1",
-        promote=promote,
-        reasons=[f"{reason} {live:.4f} (tolerance 5%)"],
-        metric=NDCG,
-        candidate_value=candidate,
-        live_value=live,
-    ).as_dict()
+# What the gate tasks push to XCom (GateDecision.as_dict()), written out: nothing here comes from the code.
+SIMILAR_ITEMS_REJECTED = {
+    "solution": "similar-items",
+    "solution_version_arn": "arn:sv/similar-items/2",
+    "live_version_arn": "arn:sv/similar-items/1",
+    "promote": False,
+    "reasons": ["ndcg@10 0.0412 is 9.1% below live 0.0453 (tolerance 5%)"],
+    "metric": NDCG,
+    "candidate_value": 0.0412,
+    "live_value": 0.0453,
+}
+USER_PERSONALIZATION_PROMOTED = {
+    "solution": "user-personalization",
+    "solution_version_arn": "arn:sv/user-personalization/2",
+    "live_version_arn": "arn:sv/user-personalization/1",
+    "promote": True,
+    "reasons": ["ndcg@10 0.2000 is 5.3% above live 0.1900 (tolerance 5%)"],
+    "metric": NDCG,
+    "candidate_value": 0.2,
+    "live_value": 0.19,
+}
 
 
 @pytest.fixture
@@ -95,12 +102,7 @@ def test_subject_line_fits_sns_rules():
 
 
 def test_gate_message_lists_each_decision():
-    message = gate_message(
-        [
-            _decision("similar-items", False, 0.0412, 0.0453),
-            _decision("user-personalization", True, 0.2, 0.19),
-        ]
-    )
+    message = gate_message([SIMILAR_ITEMS_REJECTED, USER_PERSONALIZATION_PROMOTED])
     assert message.splitlines() == [
         "Quality gate: 1 promoted, 1 NOT promoted.",
         "- similar-items: NOT promoted — ndcg@10 0.0412 is 9.1% below live 0.0453 (tolerance 5%)",
@@ -149,9 +151,7 @@ class _RunTaskInstance:
 def test_success_notifier_reports_the_gate_decisions_the_run_pushed(subscribed):
     topic, received = subscribed
     (notifier,) = run_notifiers(_config(topic), "success")
-    ti = _RunTaskInstance(
-        {}, {"similar-items.gate": _decision("similar-items", False, 0.0412, 0.0453), "other.gate": {"x": 1}}
-    )
+    ti = _RunTaskInstance({}, {"similar-items.gate": SIMILAR_ITEMS_REJECTED, "other.gate": {"x": 1}})
     notifier({"dag": DAG(ti.dag_id, schedule=None), "run_id": ti.run_id, "ti": ti, "reason": "success"})
 
     (envelope,) = received()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 
 from personalize_pipeline.config import load_config
@@ -73,10 +77,72 @@ def test_unknown_event_types_when_the_configuration_lists_them(tmp_path):
     assert report.problems["unknown EVENT_TYPE"] == ["line 44: 'wishlist'"]
 
 
-def test_service_minimums_are_checked_before_any_paid_call(tmp_path):
+def test_service_minimums_are_reported(tmp_path):
     report = _problems(tmp_path, _interactions(rows=999, users=20))
     assert "999 rows" in report.problems["too few interactions"][0]
     assert "20 users with 2+ interactions" in report.problems["too few active users"][0]
+
+
+def _personalize_resources(personalize) -> dict[str, set[str]]:
+    """The ARN of every resource on the local service, by kind: what a retraining run would pay for."""
+    kinds = {
+        "list_dataset_groups": ("datasetGroups", "datasetGroupArn"),
+        "list_schemas": ("schemas", "schemaArn"),
+        "list_datasets": ("datasets", "datasetArn"),
+        "list_dataset_import_jobs": ("datasetImportJobs", "datasetImportJobArn"),
+        "list_solutions": ("solutions", "solutionArn"),
+        "list_solution_versions": ("solutionVersions", "solutionVersionArn"),
+        "list_campaigns": ("campaigns", "campaignArn"),
+        "list_filters": ("Filters", "filterArn"),
+        "list_batch_inference_jobs": ("batchInferenceJobs", "batchInferenceJobArn"),
+        "list_batch_segment_jobs": ("batchSegmentJobs", "batchSegmentJobArn"),
+    }
+    return {
+        key: {item[arn] for page in personalize.get_paginator(method).paginate() for item in page[key]}
+        for method, (key, arn) in kinds.items()
+    }
+
+
+def test_service_minimums_are_checked_before_any_paid_call(
+    tmp_path, pipeline_env, pipelines_dir, aws_clients
+):
+    """An export whose report fails the minimums stops the retraining run before it creates anything."""
+    import yaml
+    from airflow.dag_processing.dagbag import DagBag
+
+    from devenv.postgres import REPO_ROOT
+    from personalize_pipeline.config import DEFAULT_PATH
+
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    prefix = f"minimums-{uuid.uuid4().hex[:8]}"
+    raw.update(dataset_group=prefix, start_date="2026-06-01")  # a run at July 1st imports June only
+    raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": prefix}
+    s3, personalize = aws_clients("s3"), aws_clients("personalize")
+    # What the export leaves for June: the file and its report, failing the minimums; good snapshots.
+    path = _write(tmp_path, _interactions(rows=999, users=20))
+    key = f"{prefix}/datasets/interactions/2026-06-01T0000.csv"
+    s3.upload_file(path, pipeline_env["bucket"], key)
+    report = validate_csv(path, f"s3://{pipeline_env['bucket']}/{key}", INTERACTIONS)
+    assert "too few interactions" in report.problems
+    reports = {"interactions": report.as_dict()}
+    for slug in ("items", "users"):
+        reports[slug] = {"uri": f"s3://{pipeline_env['bucket']}/{prefix}/datasets/{slug}/x.csv", "ok": True}
+    for slug, body in reports.items():
+        s3.put_object(
+            Bucket=pipeline_env["bucket"],
+            Key=f"{prefix}/reports/{slug}/2026-06-01T0000.json",
+            Body=json.dumps(body).encode(),
+        )
+    before = _personalize_resources(personalize)
+
+    with pipelines_dir({"personalize": raw}, tmp_path / "pipelines"):
+        dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("personalize_retrain_full")
+        run = dag.test(logical_date=datetime(2026, 7, 1, tzinfo=UTC), run_conf={"poll_seconds": 1})
+
+    assert str(run.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["plan"] == "failed", states
+    assert _personalize_resources(personalize) == before
 
 
 def test_duplicate_item_ids_are_reported(tmp_path):

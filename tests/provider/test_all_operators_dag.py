@@ -48,6 +48,8 @@ def test_every_operator_succeeds_and_produces_output(dag_id, pipeline_env, aws_c
     segments = (
         s3.get_object(Bucket=bucket, Key=f"{prefix}/out/segments/items.json.out")["Body"].read().decode()
     )
-    assert all(len(json.loads(line)["output"]["recommendedUsers"]) == 5 for line in segments.splitlines())
+    segment_lines = [json.loads(line) for line in segments.splitlines()]
+    assert len(segment_lines) == 10  # one per input item; all() alone would pass on an empty file
+    assert all(len(line["output"]["recommendedUsers"]) == 5 for line in segment_lines)
     campaign = next(c for c in personalize.list_campaigns()["campaigns"] if c["name"] == f"{prefix}-campaign")
     assert campaign["status"] == "ACTIVE"
