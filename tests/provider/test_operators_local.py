@@ -12,7 +12,7 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
-from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA, synthetic_interactions_csv
+from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA
 from personalize_provider.hooks.personalize import PersonalizeHook
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchSegmentJobOperator,
@@ -43,44 +43,6 @@ def _context(run_id: str, task_id: str = "import"):
     """The part of a task context the operators read: identity of the task instance and the run."""
     ti = _TaskInstance(dag_id="provider_tests", task_id=task_id, run_id=run_id, map_index=-1, pushed={})
     return {"ti": ti, "dag_run": SimpleNamespace(logical_date=pendulum.datetime(2026, 11, 1), run_after=None)}
-
-
-@pytest.fixture(scope="module")
-def dataset(pipeline_env, aws_clients):
-    """An ACTIVE dataset group and interactions dataset, plus a good and a bad CSV in S3."""
-    personalize, s3 = aws_clients("personalize"), aws_clients("s3")
-    name = f"ops-{uuid.uuid4().hex[:8]}"
-    group = PersonalizeCreateDatasetGroupOperator(
-        task_id="g", name=name, waiter_delay=1, deferrable=False
-    ).execute(_context("r"))
-    schema = personalize.create_schema(name=name, schema=json.dumps(SCHEMA))["schemaArn"]
-    arn = personalize.create_dataset(
-        name=name, schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
-    )["datasetArn"]
-    _wait_active(personalize.describe_dataset, "dataset", datasetArn=arn)
-    bucket = pipeline_env["bucket"]
-    s3.put_object(Bucket=bucket, Key=f"{name}/good.csv", Body=synthetic_interactions_csv().encode())
-    bad = synthetic_interactions_csv().replace("EVENT_TYPE", "KIND")
-    s3.put_object(Bucket=bucket, Key=f"{name}/bad.csv", Body=bad.encode())
-    return SimpleNamespace(
-        group=group,
-        arn=arn,
-        schema=schema,
-        name=name,
-        good=f"s3://{bucket}/{name}/good.csv",
-        bad=f"s3://{bucket}/{name}/bad.csv",
-    )
-
-
-def _wait_active(describe, key, **kwargs):
-    import time
-
-    for _ in range(200):
-        status = describe(**kwargs)[key]["status"]
-        if status == "ACTIVE":
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{key} never became ACTIVE (last {status})")
 
 
 def _import_jobs(aws_clients, dataset_arn):
