@@ -303,9 +303,110 @@ def test_weekly_update_trains_with_update_where_the_recipe_allows(regression_run
     assert states["interactions.import"] == "skipped"
 
 
+def _cache_schema_state(url: str) -> dict[str, object]:
+    """Every table's rows (caches, snapshots, cache_loads, gate rows, dataset_imports), every view's
+    definition and every function's, in the pipeline's cache schema."""
+    with psycopg.connect(url) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'personalize_cache' AND table_type = 'BASE TABLE'"
+            )
+        ]
+        state: dict[str, object] = {
+            f"table {name}": conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f'FROM personalize_cache."{name}" t'
+            ).fetchone()
+            for name in tables
+        }
+        for name, definition in conn.execute(
+            "SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = 'personalize_cache' AND c.relkind = 'v'"
+        ):
+            state[f"view {name}"] = definition
+        for name, definition in conn.execute(
+            "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'personalize_cache'"
+        ):
+            state[f"function {name}"] = definition
+    assert {"table cache_loads", "table solution_metrics", "table dataset_imports"} <= set(state)
+    assert {"view user_recommendations", "view popular_items", "view trending_items"} <= set(state)
+    return state
+
+
+def _listed(personalize, operation: str, key: str, **scope) -> list[dict]:
+    pages = personalize.get_paginator(operation).paginate(**scope)
+    return [summary for page in pages for summary in page[key]]
+
+
+def _personalize_state(personalize) -> dict[str, object]:
+    """Every resource of the pipeline's dataset group, and every group's ARN, as the service lists them."""
+    groups = _listed(personalize, "list_dataset_groups", "datasetGroups")
+    (group,) = [g["datasetGroupArn"] for g in groups if g["name"] == GROUP]
+    by_group = {"datasetGroupArn": group}
+    datasets = _listed(personalize, "list_datasets", "datasets", **by_group)
+    solutions = _listed(personalize, "list_solutions", "solutions", **by_group)
+    versions = [
+        v
+        for s in solutions
+        for v in _listed(
+            personalize, "list_solution_versions", "solutionVersions", solutionArn=s["solutionArn"]
+        )
+    ]
+    by_version = [{"solutionVersionArn": v["solutionVersionArn"]} for v in versions]
+    state = {
+        "groups": sorted(g["datasetGroupArn"] for g in groups),
+        "datasets": datasets,
+        "imports": [
+            j
+            for d in datasets
+            for j in _listed(
+                personalize, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=d["datasetArn"]
+            )
+        ],
+        "solutions": solutions,
+        "versions": versions,
+        "filters": _listed(personalize, "list_filters", "Filters", **by_group),
+        "trackers": _listed(personalize, "list_event_trackers", "eventTrackers", **by_group),
+        "campaigns": [
+            c
+            for s in solutions
+            for c in _listed(personalize, "list_campaigns", "campaigns", solutionArn=s["solutionArn"])
+        ],
+        "batch inference": [
+            j
+            for v in by_version
+            for j in _listed(personalize, "list_batch_inference_jobs", "batchInferenceJobs", **v)
+        ],
+        "batch segment": [
+            j
+            for v in by_version
+            for j in _listed(personalize, "list_batch_segment_jobs", "batchSegmentJobs", **v)
+        ],
+    }
+    assert state["imports"] and state["versions"] and state["batch inference"] and state["batch segment"]
+    return state
+
+
+def _s3_state(s3, bucket: str) -> dict[str, str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/")
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+def _world(pipeline, aws_clients) -> dict[str, object]:
+    return {
+        "cache schema": _cache_schema_state(pipeline["database_url"]),
+        "personalize": _personalize_state(aws_clients("personalize")),
+        "s3": _s3_state(aws_clients("s3"), pipeline["bucket"]),
+    }
+
+
 def test_dry_run_changes_nothing(regression_run, pipeline, aws_clients):
     personalize = aws_clients("personalize")
     before = _import_jobs(personalize)
+    world = _world(pipeline, aws_clients)
     dag = _dag("personalize_retrain_full")
     run = dag.test(logical_date=RUN_AT[MONTHS[2]], run_conf={**FAST, "dry_run": True})
     states = _states(run)
@@ -313,6 +414,9 @@ def test_dry_run_changes_nothing(regression_run, pipeline, aws_clients):
     assert states["plan"] == "success"
     assert states["user-personalization.train"] == "skipped"
     assert _import_jobs(personalize) == before
+    after = _world(pipeline, aws_clients)
+    for part in world:  # one assertion per part: a failure names what changed
+        assert after[part] == world[part], part
 
 
 def test_missing_exports_fail_before_any_import(regression_run, pipeline, aws_clients):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from personalize_pipeline.cache import load_batch_output, rollback
@@ -38,6 +40,18 @@ def _rows(url: str, cache: str) -> list[tuple]:
         return conn.execute(f"SELECT user_id, rank, item_id FROM {SCHEMA}.{cache} ORDER BY 1, 2").fetchall()
 
 
+def _snapshot_tables(url: str, cache: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_name LIKE %s",
+                (SCHEMA, f"{cache}__load_%"),
+            )
+        }
+
+
 def _statuses(url: str, cache: str) -> list[str]:
     with psycopg.connect(url) as conn:
         return [
@@ -62,11 +76,13 @@ def test_failure_in_the_middle_of_a_load_leaves_the_live_cache_intact(put, pipel
         _line("m3", ["z"]),
     ]
     # Files load in name order: a.out is copied in full before b.out breaks the load.
-    with pytest.raises(Exception):  # noqa: B017 - any failure will do; the point is what is left behind
+    with pytest.raises(pa.ArrowInvalid, match="JSON parse error"):
         _load(put("two", {"a.out": good, "b.out": broken}), cache)
 
     assert _rows(url, cache) == before
     assert _statuses(url, cache) == ["live", "failed"]
+    # The failed snapshot's table, filled with a.out's 5000 lines, went with its transaction.
+    assert _snapshot_tables(url, cache) == {first.snapshot_table}
 
 
 def test_error_lines_are_counted_not_fatal_and_rollback_serves_the_previous_snapshot(put, pipeline_env):
@@ -84,20 +100,28 @@ def test_error_lines_are_counted_not_fatal_and_rollback_serves_the_previous_snap
         rollback(db_conn_id="store_db", schema=SCHEMA, cache_name=cache)
 
 
+def test_rollbacks_walk_back_through_the_kept_snapshots_newest_first(put, pipeline_env):
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    loads = [_load(put(f"load{i}", {"in.json.out": [_line("u1", [f"item{i}"])]}), cache) for i in range(3)]
+    assert _rows(url, cache) == [("u1", 1, "item2")]
+
+    assert rollback(db_conn_id="store_db", schema=SCHEMA, cache_name=cache) == loads[1].load_id
+    assert _rows(url, cache) == [("u1", 1, "item1")]
+    assert _statuses(url, cache) == ["previous", "live", "rolled_back"]
+
+    assert rollback(db_conn_id="store_db", schema=SCHEMA, cache_name=cache) == loads[0].load_id
+    assert _rows(url, cache) == [("u1", 1, "item0")]
+    assert _statuses(url, cache) == ["live", "rolled_back", "rolled_back"]
+    with pytest.raises(LookupError, match="no previous snapshot"):
+        rollback(db_conn_id="store_db", schema=SCHEMA, cache_name=cache)
+    assert _rows(url, cache) == [("u1", 1, "item0")]
+
+
 def test_only_the_newest_snapshots_are_kept(put, pipeline_env):
     url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
     for i in range(5):
         _load(put(f"load{i}", {"in.json.out": [_line("u1", [f"item{i}"])]}), cache)
-    with psycopg.connect(url) as conn:
-        tables = {
-            r[0]
-            for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = %s AND table_name LIKE %s",
-                (SCHEMA, f"{cache}__load_%"),
-            )
-        }
-    assert len(tables) == 3
+    assert len(_snapshot_tables(url, cache)) == 3
     assert _statuses(url, cache) == ["dropped", "dropped", "previous", "previous", "live"]
     assert _rows(url, cache) == [("u1", 1, "item4")]
 
@@ -121,3 +145,46 @@ def test_rollback_dag_serves_the_previous_snapshot(put, pipeline_env, pipelines_
         run = dag.test(run_conf={"cache_name": cache})
     assert str(run.state) == "success"
     assert _rows(url, cache) == [("u1", 1, "old")]
+
+
+def test_readers_see_one_whole_snapshot_while_loads_swap_and_fail(put, pipeline_env):
+    """A reader querying the view throughout sees every row of exactly one load, never a mix or none."""
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    users, per_user = 300, 4
+
+    def generation(g: int, broken: bool = False) -> str:
+        lines = [_line(f"u{u}", [f"g{g}-i{k}" for k in range(per_user)]) for u in range(users)]
+        files = {"a.out": lines}
+        if broken:  # the whole of a.out is copied before b.out breaks the load
+            files["b.out"] = ['{"input": {"userId": "x"}, "output": {"recommendedItems": ["z"']
+        return put(f"gen{g}", files)
+
+    _load(generation(0), cache)
+    done, seen, problems = threading.Event(), [], []
+
+    def read() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not done.is_set():
+                items = [r[0] for r in conn.execute(f"SELECT item_id FROM {SCHEMA}.{cache}")]
+                generations = {item.split("-")[0] for item in items}
+                seen.append(generations)
+                if len(items) != users * per_user or len(generations) != 1:
+                    problems.append((len(items), sorted(generations)))
+
+    reader = threading.Thread(target=read, name="cache reader")
+    reader.start()
+    try:
+        for g in range(1, 5):
+            if g % 2:
+                _load(generation(g), cache)
+            else:
+                with pytest.raises(pa.ArrowInvalid, match="JSON parse error"):
+                    _load(generation(g, broken=True), cache)
+    finally:
+        done.set()
+        reader.join()
+    assert not problems, f"{len(problems)} bad reads, first: {problems[:3]}"
+    served = set().union(*seen)
+    assert {"g1", "g3"} <= served and not served & {"g2", "g4"}, served
+    # Failed loads never went live; the next good load drops their bookkeeping with the old snapshots.
+    assert _statuses(url, cache) == ["previous", "previous", "dropped", "live", "failed"]

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from personalize_pipeline.cache import load_batch_output, rollback
@@ -195,7 +196,7 @@ def test_a_broken_file_leaves_the_previous_snapshot_live_and_intact(
     assert len(before) == 2
 
     # Files load in name order: a.out is copied in full before b.out breaks the load.
-    with pytest.raises(Exception):  # noqa: B017 - any failure will do; the point is what is left behind
+    with pytest.raises(pa.ArrowInvalid, match="JSON parse error"):
         _load(put("two", {"a.out": [good(i) for i in range(5000)], "b.out": [broken]}), cache, recipe_type)
 
     assert _rows(url, cache, recipe_type) == before

@@ -10,8 +10,9 @@ import pytest
 from psycopg import sql
 from psycopg2.errors import DivisionByZero
 
-from personalize_pipeline.extract import copy_blocks
-from personalize_pipeline.multipart_upload import MultipartUpload
+from personalize_pipeline.extract import copy_blocks, copy_to_s3
+from personalize_pipeline.multipart_upload import PART_BYTES, MultipartUpload
+from personalize_pipeline.sql_files import compose
 from personalize_pipeline.streams import BlockStream
 from personalize_pipeline.validation import _whole_records
 
@@ -176,3 +177,44 @@ def test_a_client_that_cannot_be_made_fails_the_producer_without_a_hang():
             upload.put(b"x" * 10)
         upload.finish()
     upload.abort()
+
+
+# Interaction-shaped rows, generated in PostgreSQL: about 33 bytes a line.
+GENERATED_INTERACTIONS = sql.SQL(
+    "SELECT 'u' || mod(n, 50000) AS user_id, 'i' || mod(n, 997) AS item_id, 1700000000 + n AS timestamp, "
+    "CASE WHEN mod(n, 10) = 0 THEN 'purchase' ELSE 'click' END AS event_type "
+    "FROM generate_series(1, %(rows)s) AS n ORDER BY n"
+)
+
+
+def test_an_export_past_two_part_sizes_is_uploaded_in_parts_and_equals_a_bare_copy(pipeline_env, aws_clients):
+    """The real 8 MiB part size, against S3 (moto): three parts, the last one short."""
+    s3, bucket = aws_clients("s3"), pipeline_env["bucket"]
+    key = f"extract-tests/multipart-{time.time_ns()}.csv"
+    statement = compose("extract/csv_copy.sql", query=GENERATED_INTERACTIONS)
+    params = {"rows": 700_000}
+
+    lines = copy_to_s3(
+        db_conn_id="store_db",
+        aws_conn_id="aws_default",
+        statement=statement,
+        params=params,
+        s3_uri=f"s3://{bucket}/{key}",
+    )
+
+    with (
+        psycopg.connect(pipeline_env["database_url"]) as conn,
+        conn.cursor() as cur,
+        cur.copy(statement, params) as copy,
+    ):
+        expected = b"".join(bytes(chunk) for chunk in copy)
+    assert 2 * PART_BYTES < len(expected) < 3 * PART_BYTES
+    uploaded = s3.get_object(Bucket=bucket, Key=key)
+    assert uploaded["Body"].read() == expected
+    assert lines == expected.count(b"\n") == 700_001
+    # A multipart object's ETag ends with its number of parts; a single PUT's has no suffix.
+    assert uploaded["ETag"].strip('"').endswith("-3")
+    assert (
+        s3.head_object(Bucket=bucket, Key=key, PartNumber=3)["ContentLength"]
+        == len(expected) - 2 * PART_BYTES
+    )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import psycopg
 import pytest
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
 from devenv import datagen
 from personalize_pipeline.cache import create_lookup_function, load_batch_output, load_fallback, rollback
@@ -158,7 +159,7 @@ def test_rollback_serves_the_previous_fallback_list(store):
 def test_a_failed_fallback_load_leaves_the_live_list(store):
     cache = f"popular_{uuid.uuid4().hex[:6]}"
     first = _fallback(cache, "popular")
-    with pytest.raises(Exception):  # noqa: B017 - the source connection does not exist
+    with pytest.raises(AirflowNotFoundException, match="no_such_connection"):
         _fallback(cache, "popular", as_of=AS_OF - timedelta(days=7), source="no_such_connection")
     assert _rows(store, cache)[0] == (1, "p1", 10)
     with psycopg.connect(store) as conn:
@@ -166,8 +167,13 @@ def test_a_failed_fallback_load_leaves_the_live_list(store):
             f"SELECT load_id, status FROM {SCHEMA}.cache_loads WHERE cache_name = %s ORDER BY load_id",
             (cache,),
         ).fetchall()
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name LIKE %s",
+            (SCHEMA, f"{cache}__load_%"),
+        ).fetchall()
     assert statuses[0] == (first.load_id, "live")
     assert [s for _, s in statuses[1:]] == ["failed"]
+    assert tables == [(first.snapshot_table,)]  # the failed load's table went with its transaction
 
 
 def test_unknown_fallback_kind_is_refused(pipeline_env):

@@ -1,4 +1,5 @@
-"""Retention of solution versions and deletion of leftovers, with the hook's client mocked."""
+"""Retention of solution versions and deletion of leftovers: the hook's client mocked, and deletion
+against the local service."""
 
 from __future__ import annotations
 
@@ -114,3 +115,31 @@ def test_delete_dry_run_only_logs(conn):
     assert report["deleted"] == ["arn:c/live", "arn:c/old", "arn:f/tmp-1", "arn:f/tmp-2"]
     conn.delete_campaign.assert_not_called()
     conn.delete_filter.assert_not_called()
+
+
+def test_deleting_prefixed_filters_on_the_service_removes_only_those(dataset, aws_clients, wait_active):
+    personalize = aws_clients("personalize")
+    expression = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+    arns = {
+        name: personalize.create_filter(
+            name=f"{dataset.name}-{name}", datasetGroupArn=dataset.group, filterExpression=expression
+        )["filterArn"]
+        for name in ("tmp-1", "tmp-2", "prod")
+    }
+    for arn in arns.values():
+        wait_active(personalize.describe_filter, "filter", filterArn=arn)
+
+    report = PersonalizeDeleteResourcesOperator(
+        task_id="t",
+        dataset_group_arn=dataset.group,
+        filter_name_prefix=f"{dataset.name}-tmp-",
+        keep_filter_arns=[arns["tmp-2"]],
+    ).execute({})
+
+    assert report == {"deleted": [arns["tmp-1"]], "skipped_busy": []}
+    left = {
+        f["filterArn"]: f["status"]
+        for f in personalize.list_filters(datasetGroupArn=dataset.group)["Filters"]
+    }
+    assert left.get(arns["tmp-1"]) in (None, "DELETE PENDING")
+    assert (left[arns["tmp-2"]], left[arns["prod"]]) == ("ACTIVE", "ACTIVE")

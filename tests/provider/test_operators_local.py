@@ -12,7 +12,7 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
-from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA, synthetic_interactions_csv
+from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA
 from personalize_provider.hooks.personalize import PersonalizeHook
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchSegmentJobOperator,
@@ -45,46 +45,17 @@ def _context(run_id: str, task_id: str = "import"):
     return {"ti": ti, "dag_run": SimpleNamespace(logical_date=pendulum.datetime(2026, 11, 1), run_after=None)}
 
 
-@pytest.fixture(scope="module")
-def dataset(pipeline_env, aws_clients):
-    """An ACTIVE dataset group and interactions dataset, plus a good and a bad CSV in S3."""
-    personalize, s3 = aws_clients("personalize"), aws_clients("s3")
-    name = f"ops-{uuid.uuid4().hex[:8]}"
-    group = PersonalizeCreateDatasetGroupOperator(
-        task_id="g", name=name, waiter_delay=1, deferrable=False
-    ).execute(_context("r"))
-    schema = personalize.create_schema(name=name, schema=json.dumps(SCHEMA))["schemaArn"]
-    arn = personalize.create_dataset(
-        name=name, schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
-    )["datasetArn"]
-    _wait_active(personalize.describe_dataset, "dataset", datasetArn=arn)
-    bucket = pipeline_env["bucket"]
-    s3.put_object(Bucket=bucket, Key=f"{name}/good.csv", Body=synthetic_interactions_csv().encode())
-    bad = synthetic_interactions_csv().replace("EVENT_TYPE", "KIND")
-    s3.put_object(Bucket=bucket, Key=f"{name}/bad.csv", Body=bad.encode())
-    return SimpleNamespace(
-        group=group,
-        arn=arn,
-        schema=schema,
-        name=name,
-        good=f"s3://{bucket}/{name}/good.csv",
-        bad=f"s3://{bucket}/{name}/bad.csv",
-    )
-
-
-def _wait_active(describe, key, **kwargs):
-    import time
-
-    for _ in range(200):
-        status = describe(**kwargs)[key]["status"]
-        if status == "ACTIVE":
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{key} never became ACTIVE (last {status})")
-
-
 def _import_jobs(aws_clients, dataset_arn):
     return aws_clients("personalize").list_dataset_import_jobs(datasetArn=dataset_arn)["datasetImportJobs"]
+
+
+def _import_job_arns(aws_clients, dataset_arn) -> set[str]:
+    return {j["datasetImportJobArn"] for j in _import_jobs(aws_clients, dataset_arn)}
+
+
+def _new_import_jobs(aws_clients, dataset_arn, before: set[str]) -> set[str]:
+    """Every job the service lists for the dataset now that it did not list before."""
+    return _import_job_arns(aws_clients, dataset_arn) - before
 
 
 def test_group_operator_adopts_the_existing_group(dataset):
@@ -104,6 +75,7 @@ def test_schema_operator_adopts_equal_and_refuses_changed_fields(dataset):
 
 def test_retry_after_a_crash_right_after_create_leaves_exactly_one_job(dataset, aws_clients):
     run_id = f"manual__{uuid.uuid4().hex}"
+    before = _import_job_arns(aws_clients, dataset.arn)
     # First attempt: the worker dies right after the create call (nothing waited, nothing returned).
     first = PersonalizeCreateDatasetImportJobOperator(
         task_id="import", dataset_arn=dataset.arn, data_location=dataset.good, wait_for_completion=False
@@ -118,6 +90,7 @@ def test_retry_after_a_crash_right_after_create_leaves_exactly_one_job(dataset, 
         deferrable=False,
     )
     assert retry.execute(_context(run_id)) == started
+    assert _new_import_jobs(aws_clients, dataset.arn, before) == {started}
     ours = [j for j in _import_jobs(aws_clients, dataset.arn) if j["datasetImportJobArn"] == started]
     same_run = [
         j
@@ -186,22 +159,66 @@ def test_retry_after_a_failed_job_starts_the_next_generation(dataset, aws_client
     assert f"{base}-r3" not in names
 
 
-def _run_fixture_dag(dataset_arn: str, data_location: str):
+def _fixture_dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dag_fixtures")).get_dag(
-        "provider_import_job_deferred"
-    )
-    return dag.test(run_conf={"dataset_arn": dataset_arn, "data_location": data_location})
+    return DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dag_fixtures")).get_dag(dag_id)
 
 
-def test_deferred_wait_of_a_failing_job_fails_the_task(dataset):
-    assert str(_run_fixture_dag(dataset.arn, dataset.bad).state) == "failed"
+def _run_fixture_dag(dataset_arn: str, data_location: str, dag_id: str = "provider_import_job_deferred"):
+    return _fixture_dag(dag_id).test(run_conf={"dataset_arn": dataset_arn, "data_location": data_location})
+
+
+def _task_instance(run, task_id: str):
+    return next(ti for ti in run.get_task_instances() if ti.task_id == task_id)
+
+
+def _trigger_of(run, task_id: str) -> tuple[str, dict]:
+    """The trigger the task deferred to, as the deferral left it in Airflow's database.
+
+    A task that waited in its worker has none: its TI never pointed at a trigger row.
+    """
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    ti = _task_instance(run, task_id)
+    assert ti.trigger_id is not None, f"{task_id} never deferred"
+    with create_session() as session:
+        trigger = session.get(Trigger, ti.trigger_id)
+        return trigger.classpath, trigger.kwargs
+
+
+def test_deferred_wait_of_a_failing_job_fails_the_task(dataset, aws_clients):
+    before = _import_job_arns(aws_clients, dataset.arn)
+    run = _run_fixture_dag(dataset.arn, dataset.bad)
+    assert str(run.state) == "failed"
+    classpath, kwargs = _trigger_of(run, "import")
+    assert classpath.endswith(".PersonalizeDatasetImportJobCompleteTrigger")
+    assert {kwargs["resource_arn"]} == _new_import_jobs(aws_clients, dataset.arn, before)
 
 
 def test_deferred_wait_of_a_good_job_succeeds(dataset, aws_clients):
-    before = {j["datasetImportJobArn"] for j in _import_jobs(aws_clients, dataset.arn)}
-    assert str(_run_fixture_dag(dataset.arn, dataset.good).state) == "success"
+    before = _import_job_arns(aws_clients, dataset.arn)
+    run = _run_fixture_dag(dataset.arn, dataset.good)
+    assert str(run.state) == "success"
+    new = [j for j in _import_jobs(aws_clients, dataset.arn) if j["datasetImportJobArn"] not in before]
+    assert [j["status"] for j in new] == ["ACTIVE"]
+    # The task gave up its worker: it deferred to the job's trigger, which the resume then read.
+    classpath, kwargs = _trigger_of(run, "import")
+    assert classpath.endswith(".PersonalizeDatasetImportJobCompleteTrigger")
+    assert (
+        kwargs["resource_arn"]
+        == new[0]["datasetImportJobArn"]
+        == _task_instance(run, "import").xcom_pull(task_ids="import")
+    )
+
+
+def test_an_airflow_retry_after_a_crash_right_after_create_reconnects_to_the_one_job(dataset, aws_clients):
+    """Airflow's own retry (try 2 of the same task instance) finds the job try 1 started."""
+    before = _import_job_arns(aws_clients, dataset.arn)
+    run = _run_fixture_dag(dataset.arn, dataset.good, dag_id="provider_import_job_retried")
+    assert str(run.state) == "success"
+    assert _task_instance(run, "import").try_number == 2
     new = [j for j in _import_jobs(aws_clients, dataset.arn) if j["datasetImportJobArn"] not in before]
     assert [j["status"] for j in new] == ["ACTIVE"]
 
@@ -345,16 +362,16 @@ def test_batch_segment_job_runs_once_per_task_instance(dataset, two_versions, pi
 
 
 def test_deferred_campaign_deploy_and_sensor_resume_with_the_arn(dataset, two_versions, aws_clients):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dag_fixtures")).get_dag(
-        "provider_campaign_deferred"
-    )
     name = f"{dataset.name}-deferred"
-    run = dag.test(run_conf={"name": name, "solution_version_arn": two_versions.versions[0]})
+    run = _fixture_dag("provider_campaign_deferred").test(
+        run_conf={"name": name, "solution_version_arn": two_versions.versions[0]}
+    )
     assert str(run.state) == "success"
     campaign = next(c for c in aws_clients("personalize").list_campaigns()["campaigns"] if c["name"] == name)
     assert campaign["status"] == "ACTIVE"
+    classpath, kwargs = _trigger_of(run, "deploy")
+    assert classpath.endswith(".PersonalizeCampaignActiveTrigger")
+    assert kwargs["resource_arn"] == campaign["campaignArn"]
 
 
 def test_paginated_listing_follows_the_services_next_token(dataset, aws_clients):

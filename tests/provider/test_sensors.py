@@ -1,8 +1,11 @@
-"""Sensors: states in sync with the resource kinds and waiters; poke, defer and resume."""
+"""Sensors: states in sync with the resource kinds and waiters; poke, defer and resume (mocked client);
+poke real jobs on the local service."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
@@ -108,3 +111,47 @@ def test_execute_complete_raises_on_an_error_event_with_the_reason(conn):
         sensor.execute_complete({}, {"status": "error", "message": "waiter failed", "resource_arn": ARN})
     assert ARN in str(failure.value)
     sensor.execute_complete({}, {"status": "success", "resource_arn": ARN})
+
+
+# -- against the local service: the sensor reads what the service says of a real job ----------------
+
+
+def _local_sensor(cls, arn: str):
+    return cls(task_id="s", resource_arn=arn, poke_interval=1)
+
+
+def _poke_until_done(sensor, timeout: float = 60.0) -> list[bool]:
+    """Poke as the sensor's loop would (faster); returns every answer, the last one True."""
+    answers: list[bool] = []
+    deadline = time.monotonic() + timeout
+    while not (answers and answers[-1]):
+        assert time.monotonic() < deadline, f"still not done after {timeout}s"
+        answers.append(sensor.poke({}))
+        time.sleep(0.05)
+    return answers
+
+
+def test_sensor_on_a_real_import_job_is_done_when_the_service_says_active(dataset, aws_clients):
+    personalize = aws_clients("personalize")
+    sensor = _local_sensor(SENSORS["dataset_import_job"], "")
+    assert sensor.hook.conn  # the client is made before the job starts: the first poke sees it in flight
+    sensor.resource_arn = personalize.create_dataset_import_job(
+        jobName=f"sensed-{uuid.uuid4().hex[:8]}",
+        datasetArn=dataset.arn,
+        dataSource={"dataLocation": dataset.good},
+    )["datasetImportJobArn"]
+    answers = _poke_until_done(sensor)
+    assert set(answers[:-1]) <= {False}
+    job = personalize.describe_dataset_import_job(datasetImportJobArn=sensor.resource_arn)
+    assert job["datasetImportJob"]["status"] == "ACTIVE"  # ACTIVE is final: it was so when the poke said done
+
+
+def test_sensor_on_a_real_failing_import_job_fails_with_the_services_reason(dataset, aws_clients):
+    arn = aws_clients("personalize").create_dataset_import_job(
+        jobName=f"sensed-bad-{uuid.uuid4().hex[:8]}",
+        datasetArn=dataset.arn,
+        dataSource={"dataLocation": dataset.bad},
+    )["datasetImportJobArn"]
+    with pytest.raises(AirflowException, match="missing the following columns") as failure:
+        _poke_until_done(_local_sensor(SENSORS["dataset_import_job"], arn))
+    assert arn in str(failure.value) and "CREATE FAILED" in str(failure.value)
