@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.triggers.base import TriggerEvent
+from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 
 from personalize_provider.hooks.personalize import RESOURCE_KINDS, PersonalizeHook
+
+# The endpoint did not answer at all (restarting, a network blip): worth another look, unlike a
+# service error, which the waiter already turns into an event.
+CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 
 
 class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
@@ -15,7 +23,9 @@ class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
 
     Subclasses only name the resource kind. Every constructor argument is in the
     signature, so ``serialize()`` rebuilds the trigger exactly in the triggerer.
-    The event carries the resource ARN under ``resource_arn``.
+    The event carries the resource ARN under ``resource_arn``. Up to ``max_connection_errors``
+    failed connections in a row are waited out, so a restarting endpoint does not burn the
+    task's retry (and, on retry, a new check of the same job).
     """
 
     aws_hook_class = PersonalizeHook
@@ -31,9 +41,11 @@ class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
         region_name: str | None = None,
         verify: bool | str | None = None,
         botocore_config: dict | None = None,
+        max_connection_errors: int = 10,
     ) -> None:
+        self.max_connection_errors = max_connection_errors
         super().__init__(
-            serialized_fields={"resource_arn": resource_arn},
+            serialized_fields={"resource_arn": resource_arn, "max_connection_errors": max_connection_errors},
             **RESOURCE_KINDS[self.kind_name].waiter_arguments(resource_arn),
             return_key="resource_arn",
             return_value=resource_arn,
@@ -44,6 +56,26 @@ class PersonalizeResourceTrigger(AwsBaseWaiterTrigger):
             verify=verify,
             botocore_config=botocore_config,
         )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        failures = 0
+        while True:
+            try:
+                async for event in super().run():
+                    yield event
+                return
+            except CONNECTION_ERRORS as error:
+                failures += 1
+                if failures > self.max_connection_errors:
+                    raise
+                self.log.warning(
+                    "Personalize endpoint unreachable (%s), %d of %d allowed; looking again in %d s",
+                    error,
+                    failures,
+                    self.max_connection_errors,
+                    self.waiter_delay,
+                )
+                await asyncio.sleep(self.waiter_delay)
 
 
 class PersonalizeDatasetGroupActiveTrigger(PersonalizeResourceTrigger):
