@@ -144,10 +144,20 @@ def test_exports_are_assets_the_retraining_reads(two, tmp_path):
 def test_poll_seconds_reach_the_operators_as_integers(two, tmp_path):
     """The form's integer is rendered natively: no int → text → int round trip."""
     bag = _bag(tmp_path, ["alpha"])
-    dag = bag.dags["alpha_retrain_full"]
-    train = dag.get_task("user-personalization.train")
-    assert "waiter_delay" in train.template_fields
-    rendered = train.render_template(
-        train.waiter_delay, {"params": {"poll_seconds": 7}}, dag.get_template_env()
-    )
-    assert rendered == 7 and isinstance(rendered, int)
+    train = bag.dags["alpha_retrain_full"].get_task("user-personalization.train")
+    train.render_waiter_delay({"params": {"poll_seconds": 7}})
+    assert train.waiter_delay == 7 and isinstance(train.waiter_delay, int)
+
+
+def test_other_fields_keep_text_rendering(two, tmp_path):
+    """Only the delay renders natively: a schema's "1.0" and hyperparameters stay strings."""
+    raw = _raw("alpha")
+    raw["solutions"]["user-personalization"]["hyperparameters"] = {"hidden_dimension": 64, "bptt": "32"}
+    (two / "alpha.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    dag = _bag(tmp_path, ["alpha"]).dags["alpha_retrain_full"]
+    env, context = dag.get_template_env(), {"params": {}}
+    schema = dag.get_task("items.schema")
+    assert schema.render_template(schema.schema, context, env)["version"] == "1.0"
+    solution = dag.get_task("user-personalization.solution")
+    rendered = solution.render_template(solution.solution_config, context, env)
+    assert rendered == {"algorithmHyperParameters": {"hidden_dimension": "64", "bptt": "32"}}

@@ -342,7 +342,6 @@ def test_waiter_delay_is_an_int_passed_to_the_trigger_as_given(conn, case, monke
     fresh(conn)
     monkeypatch.setitem(COMMON, "waiter_delay", 7)
     op = make(deferrable=True)
-    assert "waiter_delay" in op.template_fields  # a run may set it (rendered natively to an int)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(_context())
     assert deferred.value.trigger.waiter_delay == 7
@@ -350,11 +349,24 @@ def test_waiter_delay_is_an_int_passed_to_the_trigger_as_given(conn, case, monke
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_waiter_delay_rendered_as_text_is_refused_before_any_wait(conn, case, monkeypatch):
-    """No int → text → int round trip: a template rendered as a string names the fix."""
+    """No int → text → int round trip: text, or a template rendering to text, names the fix."""
     make, fresh, _, _ = CASES[case]
     fresh(conn)
+    monkeypatch.setitem(COMMON, "waiter_delay", "{{ params.poll }}")
+    with pytest.raises(TypeError, match="waiter_delay must be an int, got 'soon'; a template must render"):
+        make(deferrable=True).render_template_fields({"params": {"poll": "soon"}}, jinja_env=None)
     monkeypatch.setitem(COMMON, "waiter_delay", "7")
-    with pytest.raises(
-        TypeError, match="waiter_delay must be an int, got '7'.*render_template_as_native_obj"
-    ):
+    with pytest.raises(TypeError, match="waiter_delay must be an int, got '7'"):
         make(deferrable=True).execute(_context())
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_templated_waiter_delay_renders_to_the_int_the_run_holds(conn, case, monkeypatch):
+    make, fresh, _, _ = CASES[case]
+    fresh(conn)
+    monkeypatch.setitem(COMMON, "waiter_delay", "{{ params.poll_seconds }}")
+    op = make(deferrable=True)
+    op.render_waiter_delay({"params": {"poll_seconds": 7}})
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(_context())
+    assert deferred.value.trigger.waiter_delay == 7

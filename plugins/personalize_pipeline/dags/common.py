@@ -24,9 +24,7 @@ def dag_args(
     """Keyword arguments of ``DAG(...)`` for this pipeline's DAG of one kind.
 
     ``data_intervals`` gives each run the interval a cron or preset schedule covers (exports and
-    retraining read their data by it); without it the schedule is Airflow's plain one. Templates
-    render as native objects, so ``{{ params.poll_seconds }}`` reaches an operator as the integer
-    the form holds, not as text.
+    retraining read their data by it); without it the schedule is Airflow's plain one.
     """
     if schedule and data_intervals:
         schedule = CronDataIntervalTimetable(schedule, timezone="UTC")
@@ -39,7 +37,6 @@ def dag_args(
         "default_args": cfg.default_args(),
         "on_success_callback": run_notifiers(cfg, "success"),
         "on_failure_callback": run_notifiers(cfg, "failure"),
-        "render_template_as_native_obj": True,
         "doc_md": doc_md.replace("{pipeline}", cfg.name),
         "tags": ["personalize", f"pipeline:{cfg.name}", kind.replace("_", "-")],
         **extra,
@@ -55,7 +52,7 @@ def poll_param(cfg: PipelineConfig) -> Param:
     return Param(cfg.poll_seconds, type="integer", minimum=1, description="Seconds between status checks.")
 
 
-# Rendered natively (see dag_args): an int from the form, never a string.
+# The operators render their waiter_delay alone as a native object: the form's int stays an int.
 POLL = "{{ params.poll_seconds }}"
 
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import jinja2.nativetypes
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -49,11 +50,6 @@ class PersonalizeResourceMismatchError(AirflowException):
     """An existing resource has the task's name but not its settings; adopting it would be wrong."""
 
 
-def personalize_template_fields(*fields: str) -> tuple[str, ...]:
-    """The AWS operator's template fields, the run's poll interval, and the operator's own."""
-    return aws_template_fields("waiter_delay", *fields)
-
-
 class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     """
     Shared behaviour: create or adopt retry-safely, wait (sync, deferred or not at all), fail with the reason.
@@ -62,8 +58,9 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     compares an adopted resource with the request, and resumes a run-scoped job.
 
     :param wait_for_completion: Wait until the resource is ACTIVE. (default: True)
-    :param waiter_delay: Seconds between status checks, an int. (templated, so a run can set it;
-        the template must render to an int: DAGs render templates as native objects)
+    :param waiter_delay: Seconds between status checks, an int, or a template such as
+        ``{{ params.poll_seconds }}`` that renders to one. It alone is rendered as a native object
+        (the other fields keep Airflow's text rendering, which leaves e.g. a schema's "1.0" a string).
     :param waiter_max_attempts: Status checks before giving up.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         (default from ``[operators] default_deferrable``)
@@ -97,13 +94,20 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
 
     def render_template_fields(self, context: Context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)
+        self.render_waiter_delay(context)
         self.check_waiter_delay()  # before anything is created, not after
+
+    def render_waiter_delay(self, context: Context) -> None:
+        """A templated delay becomes the int the run's params hold, never its text."""
+        if isinstance(self.waiter_delay, str) and "{{" in self.waiter_delay:
+            template = jinja2.nativetypes.NativeEnvironment().from_string(self.waiter_delay)
+            self.waiter_delay = template.render(**context)
 
     def check_waiter_delay(self) -> None:
         if not isinstance(self.waiter_delay, int) or isinstance(self.waiter_delay, bool):
             raise TypeError(
                 f"{self.task_id}: waiter_delay must be an int, got {self.waiter_delay!r}; a template "
-                "needs the DAG's render_template_as_native_obj=True"
+                "must render to one, e.g. {{ params.poll_seconds }} with an integer param"
             )
 
     # -- waiting -----------------------------------------------------------------------------
@@ -308,7 +312,7 @@ class PersonalizeCreateDatasetGroupOperator(PersonalizeBaseOperator):
     kind_name = "dataset_group"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = personalize_template_fields("name", "role_arn", "kms_key_arn", "domain")
+    template_fields: Sequence[str] = aws_template_fields("name", "role_arn", "kms_key_arn", "domain")
     operator_extra_links = (PersonalizeDatasetGroupLink(),)
 
     def __init__(
@@ -358,7 +362,7 @@ class PersonalizeCreateSchemaOperator(PersonalizeBaseOperator):
     """
 
     kind_name = "schema"  # a schema has no status: nothing is waited on
-    template_fields: Sequence[str] = personalize_template_fields("name", "schema")
+    template_fields: Sequence[str] = aws_template_fields("name", "schema")
     template_fields_renderers = {"schema": "json"}
     operator_extra_links = (PersonalizeSchemaLink(),)
 
@@ -395,7 +399,7 @@ class PersonalizeCreateDatasetOperator(PersonalizeBaseOperator):
     kind_name = "dataset"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = personalize_template_fields(
+    template_fields: Sequence[str] = aws_template_fields(
         "name", "dataset_group_arn", "dataset_type", "schema_arn"
     )
     operator_extra_links = (PersonalizeDatasetLink(),)
@@ -456,7 +460,7 @@ class PersonalizeCreateSolutionOperator(PersonalizeBaseOperator):
     kind_name = "solution"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = personalize_template_fields(
+    template_fields: Sequence[str] = aws_template_fields(
         "name", "dataset_group_arn", "recipe_arn", "solution_config", "event_type"
     )
     template_fields_renderers = {"solution_config": "json"}
@@ -521,7 +525,7 @@ class PersonalizeCreateDatasetImportJobOperator(PersonalizeBaseOperator):
     kind_name = "dataset_import_job"
     default_waiter_delay = 60
     default_waiter_max_attempts = 720
-    template_fields: Sequence[str] = personalize_template_fields(
+    template_fields: Sequence[str] = aws_template_fields(
         "dataset_arn", "data_location", "role_arn", "import_mode", "job_name"
     )
     operator_extra_links = (PersonalizeDatasetImportJobLink(),)
@@ -579,7 +583,7 @@ class PersonalizeCreateSolutionVersionOperator(PersonalizeBaseOperator):
     kind_name = "solution_version"
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
-    template_fields: Sequence[str] = personalize_template_fields("solution_arn", "training_mode", "name")
+    template_fields: Sequence[str] = aws_template_fields("solution_arn", "training_mode", "name")
     operator_extra_links = (PersonalizeSolutionVersionLink(),)
 
     def __init__(
@@ -614,7 +618,7 @@ class _PersonalizeBatchJobOperator(PersonalizeBaseOperator):
 
     default_waiter_delay = 60
     default_waiter_max_attempts = 1440
-    template_fields: Sequence[str] = personalize_template_fields(
+    template_fields: Sequence[str] = aws_template_fields(
         "solution_version_arn",
         "input_path",
         "output_path",
@@ -761,9 +765,7 @@ class PersonalizeCreateFilterOperator(PersonalizeBaseOperator):
     kind_name = "filter"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = personalize_template_fields(
-        "name", "dataset_group_arn", "filter_expression"
-    )
+    template_fields: Sequence[str] = aws_template_fields("name", "dataset_group_arn", "filter_expression")
     operator_extra_links = (PersonalizeFilterLink(),)
 
     def __init__(
@@ -811,7 +813,7 @@ class PersonalizeCreateEventTrackerOperator(PersonalizeBaseOperator):
     kind_name = "event_tracker"
     default_waiter_delay = 10
     default_waiter_max_attempts = 60
-    template_fields: Sequence[str] = personalize_template_fields("name", "dataset_group_arn")
+    template_fields: Sequence[str] = aws_template_fields("name", "dataset_group_arn")
     operator_extra_links = (PersonalizeEventTrackerLink(),)
 
     def __init__(
@@ -874,7 +876,7 @@ class PersonalizeCreateCampaignOperator(PersonalizeBaseOperator):
     kind_name = "campaign"
     default_waiter_delay = 30
     default_waiter_max_attempts = 240
-    template_fields: Sequence[str] = personalize_template_fields(
+    template_fields: Sequence[str] = aws_template_fields(
         "name", "solution_version_arn", "min_provisioned_tps", "campaign_config"
     )
     template_fields_renderers = {"campaign_config": "json"}
