@@ -354,7 +354,7 @@ def test_waiter_delay_rendered_as_text_is_refused_before_any_wait(conn, case, mo
     fresh(conn)
     monkeypatch.setitem(COMMON, "waiter_delay", "{{ params.poll }}")
     with pytest.raises(TypeError, match="waiter_delay must be an int, got 'soon'; a template must render"):
-        make(deferrable=True).render_template_fields({"params": {"poll": "soon"}}, jinja_env=None)
+        make(deferrable=True).pre_execute({"params": {"poll": "soon"}})
     monkeypatch.setitem(COMMON, "waiter_delay", "7")
     with pytest.raises(TypeError, match="waiter_delay must be an int, got '7'"):
         make(deferrable=True).execute(_context())

@@ -92,10 +92,11 @@ class PersonalizeBaseOperator(AwsBaseOperator[PersonalizeHook]):
     def kind(self) -> ResourceKind:
         return KINDS[self.kind_name]
 
-    def render_template_fields(self, context: Context, jinja_env=None) -> None:
-        super().render_template_fields(context, jinja_env)
+    def pre_execute(self, context: Context) -> None:
+        """Runs for mapped and plain tasks alike, after their templates and before any create call."""
+        super().pre_execute(context)
         self.render_waiter_delay(context)
-        self.check_waiter_delay()  # before anything is created, not after
+        self.check_waiter_delay()
 
     def render_waiter_delay(self, context: Context) -> None:
         """A templated delay becomes the int the run's params hold, never its text."""
