@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -318,6 +318,11 @@ class PipelineConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def start(self) -> datetime:
+        """``start_date`` as midnight UTC: the start of the first data interval."""
+        return datetime.combine(self.start_date, time.min, tzinfo=UTC)
 
     def dag_id(self, kind: str) -> str:
         """This pipeline's DAG of one kind, e.g. ``personalize_export``."""

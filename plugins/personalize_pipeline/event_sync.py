@@ -27,7 +27,7 @@ import time as clock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -171,7 +171,7 @@ def initial_watermark(cfg: PipelineConfig, until: datetime) -> datetime:
     intervals = export_intervals(cfg.schedules.export or "@monthly", cfg.start_date, until)
     if intervals:
         return intervals[-1][1]
-    return datetime.combine(cfg.start_date, time.min, tzinfo=UTC)
+    return cfg.start
 
 
 def _stream(

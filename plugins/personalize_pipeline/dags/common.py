@@ -31,7 +31,7 @@ def dag_args(
     return {
         "dag_id": cfg.dag_id(kind),
         "schedule": schedule,
-        "start_date": start_of(cfg),
+        "start_date": pendulum.instance(cfg.start),
         "catchup": False,
         "max_active_runs": 1,
         "default_args": cfg.default_args(),
@@ -41,11 +41,6 @@ def dag_args(
         "tags": ["personalize", f"pipeline:{cfg.name}", kind.replace("_", "-")],
         **extra,
     }
-
-
-def start_of(cfg: PipelineConfig) -> pendulum.DateTime:
-    """The pipeline's ``start_date`` as midnight UTC: the first data interval's start."""
-    return pendulum.datetime(cfg.start_date.year, cfg.start_date.month, cfg.start_date.day, tz="UTC")
 
 
 def poll_param(cfg: PipelineConfig) -> Param:

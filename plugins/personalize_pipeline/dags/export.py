@@ -44,14 +44,13 @@ def export(
     spec = next(s for s in cfg.dataset_specs() if s.slug == slug)
     label = partition_label(data_interval_start)
     if slug == "interactions":
-        from personalize_pipeline.dags.common import start_of
         from personalize_pipeline.time_range import OutOfRangeError, check_interactions_range
 
         try:
             before_start = check_interactions_range(
                 db_conn_id=cfg.connections.source_db,
                 query_file=spec.query_file,
-                start_date=start_of(cfg),
+                start_date=cfg.start,
                 now=pendulum.now("UTC"),
             )
         except OutOfRangeError as error:
