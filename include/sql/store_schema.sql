@@ -44,3 +44,12 @@ CREATE TABLE IF NOT EXISTS store.events (
 -- Extraction reads one interval at a time.
 CREATE INDEX IF NOT EXISTS events_occurred_at_idx ON store.events (occurred_at);
 CREATE INDEX IF NOT EXISTS orders_ordered_at_idx ON store.orders (ordered_at);
+
+-- Events and orders posted through the recommendation API (serving/): the client's event id makes
+-- a retried post a no-op, and the recommendation it came from lets experiments attribute it.
+ALTER TABLE store.events ADD COLUMN IF NOT EXISTS client_event_id text UNIQUE;
+ALTER TABLE store.events ADD COLUMN IF NOT EXISTS session_id text;
+ALTER TABLE store.events ADD COLUMN IF NOT EXISTS recommendation_id text;
+ALTER TABLE store.orders ADD COLUMN IF NOT EXISTS client_event_id text UNIQUE;
+ALTER TABLE store.orders ADD COLUMN IF NOT EXISTS session_id text;
+ALTER TABLE store.orders ADD COLUMN IF NOT EXISTS recommendation_id text;

@@ -266,6 +266,81 @@ class RetriesConfig(_Strict):
     max_delay_minutes: int = Field(30, ge=1)
 
 
+class VariantSourceConfig(_Strict):
+    """Where a variant's recommendations come from: exactly one of the three."""
+
+    solution: str | None = None  # the batch cache of this configured (per-user) solution
+    campaign: str | None = None  # GetRecommendations on this solution's campaign, cache as fallback
+    fallback: Literal["popular", "trending"] | None = None  # the same list for everyone
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> VariantSourceConfig:
+        given = [k for k in ("solution", "campaign", "fallback") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of solution, campaign, fallback (got {given or 'none'})")
+        return self
+
+    @property
+    def label(self) -> str:
+        """``solution:user-personalization``, ``campaign:…`` or ``fallback:popular``."""
+        kind = next(k for k in ("solution", "campaign", "fallback") if getattr(self, k) is not None)
+        return f"{kind}:{getattr(self, kind)}"
+
+
+class VariantConfig(_Strict):
+    name: str = Field(pattern=NAME, max_length=40)
+    weight: float = Field(gt=0)
+    source: VariantSourceConfig
+
+
+class MetricConfig(_Strict):
+    """A per-user conversion: the share of exposed users with this event after their first exposure."""
+
+    event_type: str = "purchase"
+    attributed: bool = False  # count only events carrying a recommendation_id of the experiment
+
+
+class ExperimentConfig(_Strict):
+    """An A/B test of recommendation sources for the user-recommendation surface.
+
+    Users are assigned by a stable hash of (seed, user id) into 10,000 buckets (see
+    serving/assignment.py and the README); the first variant is the control.
+    """
+
+    seed: str = Field(min_length=1, max_length=100)
+    start: datetime
+    end: datetime | None = None
+    variants: list[VariantConfig] = Field(min_length=2, max_length=10)
+    primary_metric: MetricConfig = MetricConfig()
+    guardrails: dict[str, MetricConfig] = {}
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    minimum_users_per_variant: int = Field(150, ge=1)
+    srm_p_value: float = Field(0.001, gt=0, lt=0.5)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique: {names}")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def control(self) -> VariantConfig:
+        return self.variants[0]
+
+    def active_at(self, moment: datetime) -> bool:
+        return self.start <= moment and (self.end is None or moment < self.end)
+
+
 class PipelineConfig(_Strict):
     name: str = Field(pattern=PIPELINE_NAME)  # from the file's name, never written in the file
     dataset_group: str = Field(pattern=NAME, max_length=40)
@@ -285,8 +360,9 @@ class PipelineConfig(_Strict):
     retention: RetentionConfig = RetentionConfig()
     retries: RetriesConfig = RetriesConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    experiments: dict[str, ExperimentConfig] = {}
 
-    @field_validator("solutions", "filters")
+    @field_validator("solutions", "filters", "experiments")
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         bad = [name for name in value if not re.match(NAME, name) or len(name) > 20]
@@ -315,9 +391,47 @@ class PipelineConfig(_Strict):
             problems.append("filters: a dataset group holds at most 10 filters")
         if len(self.solutions) > 10:
             problems.append("solutions: a dataset group holds at most 10 solutions")
+        problems += self._experiment_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _experiment_problems(self) -> list[str]:
+        """Variants name real sources and metrics real event types; experiments never overlap in time."""
+        problems = []
+        event_types = set(self.datasets.interactions.event_types or ())
+        for name, experiment in self.experiments.items():
+            key = f"experiments.{name}"
+            for i, variant in enumerate(experiment.variants):
+                source = variant.source
+                solution_name = source.solution or source.campaign
+                if solution_name is None:
+                    continue
+                solution = self.solutions.get(solution_name)
+                where = f"{key}.variants.{i}.source"
+                if solution is None:
+                    problems.append(f"{where}: no solution named {solution_name!r} in solutions")
+                elif source.solution and not (solution.output and solution.recipe_kind.per_user):
+                    problems.append(f"{where}: solution {solution_name!r} has no per-user cache to serve")
+                elif source.campaign and not solution.campaign.enabled:
+                    problems.append(f"{where}: solution {solution_name!r} has no campaign (campaign.enabled)")
+            metrics = {"primary_metric": experiment.primary_metric} | {
+                f"guardrails.{g}": m for g, m in experiment.guardrails.items()
+            }
+            for metric_key, metric in metrics.items():
+                if event_types and metric.event_type not in event_types:
+                    problems.append(
+                        f"{key}.{metric_key}.event_type: {metric.event_type!r} is not one of the "
+                        f"interactions' event_types {sorted(event_types)}"
+                    )
+        ordered = sorted(self.experiments.items(), key=lambda item: item[1].start)
+        for (first, a), (second, b) in zip(ordered, ordered[1:], strict=False):
+            if a.end is None or a.end > b.start:
+                problems.append(
+                    f"experiments.{second}: overlaps experiments.{first} in time; a user sees one "
+                    "experiment at a time"
+                )
+        return problems
 
     @property
     def start(self) -> datetime:
