@@ -50,7 +50,9 @@ def parse_schema(text: str) -> list[Field]:
         types = raw["type"] if isinstance(raw["type"], list) else [raw["type"]]
         nullable = "null" in types
         scalar = [t for t in types if t != "null"]
-        if len(scalar) != 1 or scalar[0] not in SCALAR_TYPES:
+        # Only primitive type names in a flat record (the guide's "Creating schema JSON files");
+        # a nested type ({"type": "string"}, a map, an array) is unhashable, so test the kind first.
+        if len(scalar) != 1 or not isinstance(scalar[0], str) or scalar[0] not in SCALAR_TYPES:
             raise InvalidInput(
                 f"Field {name} has an unsupported type {raw['type']!r}; use one of "
                 f"{sorted(SCALAR_TYPES)}, optionally in a union with null.")
