@@ -91,6 +91,12 @@ def _read_csv(body: bytes, where: str, fields: list[Field]) -> pd.DataFrame:
     missing = [f.name for f in fields if f.name.upper() not in by_upper and not f.nullable]
     if missing:
         raise JobFailure(f"Input CSV is missing the following columns: [{', '.join(missing)}]")
+    # "The column headers in your CSV file need to map to the schema" (guide: Formatting your input
+    # data): a column the schema does not name is a mistake the import reports, not data it drops.
+    known = {f.name.upper() for f in fields}
+    extra = [c for upper, c in by_upper.items() if upper not in known]
+    if extra:
+        raise JobFailure(f"Input CSV has columns that are not in the schema: [{', '.join(extra)}]")
     out = {}
     for field in fields:
         column = by_upper.get(field.name.upper())

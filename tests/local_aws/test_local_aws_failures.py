@@ -25,6 +25,14 @@ def test_missing_columns_fail_the_import(dataset, import_csv):
     assert job["failureReason"] == "Input CSV is missing the following columns: [TIMESTAMP, EVENT_TYPE]"
 
 
+def test_a_column_not_in_the_schema_fails_the_import(dataset, import_csv):
+    frame = pd.read_csv(io.StringIO(GOOD), dtype=str, keep_default_na=False)
+    frame["COLOUR"] = "red"
+    job = import_csv(dataset[1], "extra-column", frame.to_csv(index=False))
+    assert job["status"] == "CREATE FAILED"
+    assert job["failureReason"] == "Input CSV has columns that are not in the schema: [COLOUR]"
+
+
 def test_too_few_interactions_fail_the_import(dataset, import_csv):
     job = import_csv(dataset[1], "too-few", "\n".join(GOOD.splitlines()[:500]) + "\n")
     assert job["status"] == "CREATE FAILED"
