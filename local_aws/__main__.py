@@ -6,6 +6,8 @@ Environment:
   LOCAL_PERSONALIZE_WORKERS       parallel imports/trainings/batch jobs (default: CPU count)
   LOCAL_PERSONALIZE_TRAIN_THREADS threads for ALS training (default: CPU count)
   LOCAL_AWS_S3_ENDPOINT_URL       S3 endpoint the service reads/writes (default: this server)
+  LOCAL_PERSONALIZE_QUOTA_<NAME>  a raised adjustable quota: DATASET_GROUPS, BATCH_INFERENCE_JOBS,
+                                  TRAININGS (defaults: the guide's 5, 5, 20)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path  # noqa: E402
 from moto.moto_server.werkzeug_app import MotoRequestHandler  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from .personalize.quotas import Quotas  # noqa: E402
 from .personalize.service import PersonalizeService  # noqa: E402
 from .server import Router  # noqa: E402
 
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         account=os.environ.get("LOCAL_AWS_ACCOUNT_ID", "123456789012"),
         step_seconds=float(os.environ.get("LOCAL_PERSONALIZE_STEP_SECONDS", "1.0")),
         workers=int(os.environ.get("LOCAL_PERSONALIZE_WORKERS", os.cpu_count() or 2)),
+        quotas=Quotas.from_env(os.environ),
     )
     router.personalize_app = service.app()
     service.resume()

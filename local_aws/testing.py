@@ -26,6 +26,9 @@ DUMMY_CREDENTIALS = {
     "aws_secret_access_key": "testing",
 }
 READY_PREFIX = "local_aws ready on "
+MANY_DATASET_GROUPS = {"LOCAL_PERSONALIZE_QUOTA_DATASET_GROUPS": "1000"}
+"""``env`` for an endpoint a whole test session shares: each test module makes its own dataset
+groups, far beyond the account default of 5 (an adjustable quota, raised as AWS would)."""
 TERMINAL_STATUSES = {"ACTIVE", "CREATE FAILED", "CREATE STOPPED"}
 
 

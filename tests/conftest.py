@@ -121,9 +121,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def aws_endpoint(tmp_path_factory: pytest.TempPathFactory):
     """The local AWS endpoint (Personalize + moto S3) in a subprocess, for the whole session."""
-    from local_aws.testing import running_endpoint
+    from local_aws.testing import MANY_DATASET_GROUPS, running_endpoint
 
-    with running_endpoint(tmp_path_factory.mktemp("local-aws"), step_seconds=0.1) as url:
+    with running_endpoint(
+        tmp_path_factory.mktemp("local-aws"), step_seconds=0.1, env=MANY_DATASET_GROUPS
+    ) as url:
         yield url
 
 

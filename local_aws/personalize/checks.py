@@ -27,12 +27,10 @@ from .recipes import recipe_name
 from .schemas import DATASET_TYPES, Field
 from .scoring import Model
 from .segments import RECIPES as SEGMENT_RECIPES
-from .state import ACTIVE, BUSY_STATUSES, Store, dataset_arn
+from .state import ACTIVE, BUSY_STATUSES, CREATE_FAILED, Store, dataset_arn
 from .training import ALS_RECIPES
 
 MAX_TAGS = 50
-MAX_BUSY_JOBS = 5
-MAX_TRAININGS = 20
 MAX_FILTERS_PER_GROUP = 10
 
 
@@ -100,15 +98,22 @@ def data_location(params: dict[str, Any]) -> str:
     return location
 
 
-def new_job(store: Store, kind: str, arn: str) -> None:
-    """A job name is used once, and a region runs at most 5 pending/in-progress jobs of a kind.
+def new_job(store: Store, kind: str, arn: str, limit: int) -> None:
+    """A job name is used once, and a region runs at most ``limit`` pending/in-progress jobs of a kind.
 
     Call with the store lock held.
     """
     if store.exists(kind, arn):
         raise ResourceAlreadyExists(arn)
-    if store.count(kind, lambda r: r.get("status") in BUSY_STATUSES) >= MAX_BUSY_JOBS:
-        raise LimitExceeded(f"More than {MAX_BUSY_JOBS} resources with PENDING or IN_PROGRESS status.")
+    if store.count(kind, lambda r: r.get("status") in BUSY_STATUSES) > limit:
+        raise LimitExceeded(f"More than {limit} resources with PENDING or IN_PROGRESS status.")
+
+
+def dataset_group_limit(store: Store, limit: int) -> None:
+    """At most ``limit`` dataset groups that exist and did not fail. Call with the store lock held."""
+    if store.count("dataset-group", lambda r: r.get("status") != CREATE_FAILED) > limit:
+        raise LimitExceeded(f"The account already has {limit} active dataset groups, its limit; "
+                            "delete one or ask for a higher quota.")
 
 
 def check_tags(tags: list[dict[str, str]], existing: dict[str, str] | None = None) -> dict[str, str]:
@@ -173,12 +178,13 @@ def training_mode(params: dict[str, Any]) -> str:
     return mode
 
 
-def new_training(store: Store, solution: dict[str, Any], versions: list[dict[str, Any]]) -> None:
-    """One training per solution at a time, at most ``MAX_TRAININGS`` in the region."""
+def new_training(store: Store, solution: dict[str, Any], versions: list[dict[str, Any]],
+                 limit: int) -> None:
+    """One training per solution at a time, at most ``limit`` in the region."""
     if any(v["status"] in BUSY_STATUSES for v in versions):
         raise ResourceInUse(f"Solution {solution['solutionArn']} already has a version in training.")
-    if store.count("solution-version", lambda r: r["status"] in BUSY_STATUSES) >= MAX_TRAININGS:
-        raise LimitExceeded(f"More than {MAX_TRAININGS} solution versions in training.")
+    if store.count("solution-version", lambda r: r["status"] in BUSY_STATUSES) > limit:
+        raise LimitExceeded(f"More than {limit} solution versions in training.")
 
 
 def update_training(mode: str, recipe: str | None, previous: dict[str, Any] | None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from .imports import DatasetFiles
 from .jobs import JobRunner
 from .live import LiveEvents
+from .quotas import Quotas
 from .s3io import S3
 from .scoring import Model
 from .state import CREATE_IN_PROGRESS, CREATE_PENDING, Store, make_arn
@@ -18,9 +19,10 @@ MODELS_CACHED = 4
 
 class Resources:
     def __init__(self, data_dir: Path, s3_endpoint: str, account: str = "123456789012",
-                 step_seconds: float = 1.0, workers: int = 2):
+                 step_seconds: float = 1.0, workers: int = 2, quotas: Quotas | None = None):
         data_dir.mkdir(parents=True, exist_ok=True)
         self.account = account
+        self.quotas = quotas or Quotas()
         self.store = Store(data_dir / "state.json")
         self.jobs = JobRunner(self.store, step_seconds, workers)
         self.files = DatasetFiles(data_dir / "datasets")

@@ -8,7 +8,13 @@ import time
 import boto3
 import pytest
 
-from local_aws.testing import DUMMY_CREDENTIALS, SYNTHETIC_INTERACTIONS_SCHEMA, running_endpoint, wait_for
+from local_aws.testing import (
+    DUMMY_CREDENTIALS,
+    MANY_DATASET_GROUPS,
+    SYNTHETIC_INTERACTIONS_SCHEMA,
+    running_endpoint,
+    wait_for,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-test"
 CREATE_CHAIN = ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
@@ -16,7 +22,9 @@ CREATE_CHAIN = ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
 
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory):
-    with running_endpoint(tmp_path_factory.mktemp("local_aws"), step_seconds=0.1) as url:
+    with running_endpoint(
+        tmp_path_factory.mktemp("local_aws"), step_seconds=0.1, env=MANY_DATASET_GROUPS
+    ) as url:
         yield url
 
 

@@ -35,7 +35,7 @@ def handlers(res: Resources) -> dict:
                 checks.active_filter(store, p["filterArn"], version["datasetGroupArn"])
             checks.inference_recipe(version)
             arn = res.arn(region, f"batch-inference-job/{p['jobName']}")
-            checks.new_job(store, "batch-inference-job", arn)
+            checks.new_job(store, "batch-inference-job", arn, res.quotas.batch_inference_jobs)
             store.add("batch-inference-job", arn, {
                 "jobName": p["jobName"], "batchInferenceJobArn": arn,
                 "solutionVersionArn": version["solutionVersionArn"], "numResults": k,
@@ -57,7 +57,7 @@ def handlers(res: Resources) -> dict:
             checks.require_active(version, "Solution version", "solutionVersionArn", show_status=False)
             checks.segment_recipe(version)
             arn = res.arn(region, f"batch-segment-job/{p['jobName']}")
-            checks.new_job(store, "batch-segment-job", arn)
+            checks.new_job(store, "batch-segment-job", arn, res.quotas.batch_segment_jobs)
             store.add("batch-segment-job", arn, {
                 "jobName": p["jobName"], "batchSegmentJobArn": arn, "numResults": k,
                 "solutionVersionArn": version["solutionVersionArn"], "jobInput": p["jobInput"],

@@ -26,7 +26,10 @@ def handlers(res: Resources) -> dict:
         arn = res.arn(region, f"dataset-group/{p['name']}")
         record = {"name": p["name"], "datasetGroupArn": arn, "status": CREATE_PENDING,
                   **pick(p, ("roleArn", "kmsKeyArn", "domain")), **checks.tags_field(p)}
-        store.add("dataset-group", arn, record)
+        with store.locked():
+            if not store.exists("dataset-group", arn):  # a taken name is ResourceAlreadyExists
+                checks.dataset_group_limit(store, res.quotas.dataset_groups)
+            store.add("dataset-group", arn, record)
         res.jobs.start("dataset-group", arn)
         return {"datasetGroupArn": arn, **pick(p, ("domain",))}
 
@@ -103,7 +106,7 @@ def handlers(res: Resources) -> dict:
             dataset = store.get("dataset", p["datasetArn"])
             checks.require_active(dataset, "Dataset", "datasetArn")
             arn = res.arn(region, f"dataset-import-job/{p['jobName']}")
-            checks.new_job(store, "dataset-import-job", arn)
+            checks.new_job(store, "dataset-import-job", arn, res.quotas.import_jobs)
             store.add("dataset-import-job", arn, {
                 "jobName": p["jobName"], "datasetImportJobArn": arn, "datasetArn": dataset["datasetArn"],
                 "dataSource": {"dataLocation": location}, "status": CREATE_PENDING, "importMode": mode,

@@ -78,7 +78,7 @@ def handlers(res: Resources) -> dict:
             solution = store.get("solution", p["solutionArn"])
             checks.require_active(solution, "Solution", "solutionArn")
             versions = store.list("solution-version", lambda r: r["solutionArn"] == solution["solutionArn"])
-            checks.new_training(store, solution, versions)
+            checks.new_training(store, solution, versions, res.quotas.trainings)
             previous = next((v for v in versions if v["status"] == ACTIVE), None)
             recipe = recipes.recipe_name(solution["recipeArn"])
             checks.update_training(mode, recipe, previous)
