@@ -41,6 +41,19 @@ def running_endpoint(
     env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``python -m local_aws`` until the block ends; yields its URL."""
+    with endpoint_process(data_dir, step_seconds, port, timeout, env) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def endpoint_process(
+    data_dir: str | os.PathLike,
+    step_seconds: float = 0.1,
+    port: int = 0,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`running_endpoint`, also yielding the process, for tests that kill it."""
     child_env = {**os.environ, "LOCAL_PERSONALIZE_STEP_SECONDS": str(step_seconds), **(env or {})}
     repo_root = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, child_env.get("PYTHONPATH")]))
@@ -73,7 +86,7 @@ def running_endpoint(
     threading.Thread(target=pump, daemon=True).start()
     try:
         url = _wait_ready(lines, timeout)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -45,10 +45,21 @@ class JobRunner:
 
     def start(self, kind: str, arn: str, work: Work | None = None, batch_statuses: bool = False) -> None:
         """Walk the resource's create chain in the background, running ``work`` if given."""
+        self._submit(kind, arn, work, batch_statuses, at_work=False)
+
+    def resume(self, kind: str, arn: str, work: Work | None, status: str) -> None:
+        """Carry on with a resource a restart cut short, from the status it had (same ARN)."""
+        batch_statuses = status in (JOB_PENDING, JOB_IN_PROGRESS)
+        self._submit(kind, arn, work, batch_statuses, at_work=status in (CREATE_IN_PROGRESS, JOB_IN_PROGRESS))
+
+    def _submit(self, kind: str, arn: str, work: Work | None, batch_statuses: bool, at_work: bool) -> None:
         pending, in_progress = (JOB_PENDING, JOB_IN_PROGRESS) if batch_statuses else (
             CREATE_PENDING, CREATE_IN_PROGRESS)
         pool = self._heavy if work is not None else self._light
-        pool.submit(self._run, kind, arn, work, pending, in_progress)
+        if at_work:
+            pool.submit(self._work, kind, arn, work, in_progress)
+        else:
+            pool.submit(self._run, kind, arn, work, pending, in_progress)
 
     def delete_later(self, kind: str, arn: str, cleanup: Callable[[], None] | None = None) -> None:
         """Mark DELETE PENDING now, remove the record one step later."""
@@ -75,6 +86,9 @@ class JobRunner:
             return  # shutting down: a restart fails or resumes this resource
         if self.store.compare_and_update(kind, arn, [pending], status=in_progress) is None:
             return  # stopped or deleted while pending
+        self._work(kind, arn, work, in_progress)
+
+    def _work(self, kind: str, arn: str, work: Work | None, in_progress: str) -> None:
         if self._stopping.wait(self.step_seconds):
             return
         try:

@@ -12,7 +12,7 @@ from .live import LiveEvents
 from .quotas import Quotas
 from .s3io import S3
 from .scoring import Model
-from .state import CREATE_IN_PROGRESS, CREATE_PENDING, Store, make_arn
+from .state import Store, make_arn
 
 MODELS_CACHED = 4
 
@@ -31,14 +31,6 @@ class Resources:
         self.live = LiveEvents()
         self._models: OrderedDict[str, Model] = OrderedDict()
         self._models_lock = threading.Lock()
-
-    def resume(self) -> None:
-        """After a restart: fail interrupted work, finish status-only chains."""
-        for kind, arn in self.store.recover_after_restart():
-            record = self.store.get(kind, arn)
-            if record.get("status") == CREATE_IN_PROGRESS:
-                self.store.update(kind, arn, status=CREATE_PENDING)
-            self.jobs.start(kind, arn)
 
     def shutdown(self) -> None:
         self.jobs.shutdown()

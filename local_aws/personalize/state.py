@@ -160,14 +160,13 @@ class Store:
         return self._lock
 
     def recover_after_restart(self) -> list[tuple[str, str]]:
-        """Fail work that a restart cut short; return (kind, arn) of resources to resume.
+        """Settle what a restart left half-done; return (kind, arn) of resources to carry on with.
 
-        Resources without real work (dataset groups, datasets, solutions,
-        campaigns) are resumed; imports, trainings and batch jobs cannot be, so
-        they become CREATE FAILED with a clear reason.
+        Deletions finish and stops take effect at once; everything else still being created
+        (imports, trainings and batch jobs included) is returned, oldest first, to be resumed:
+        the real service keeps working while its clients come and go.
         """
-        resumable = {"dataset-group", "dataset", "solution", "campaign", "filter", "event-tracker"}
-        resume: list[tuple[str, str]] = []
+        resume: list[tuple[str, float, str]] = []
         with self._lock:
             for kind in KINDS:
                 for arn, record in list(self._data[kind].items()):
@@ -177,10 +176,6 @@ class Store:
                     elif status == CREATE_STOPPING:
                         record.update(status=CREATE_STOPPED, lastUpdatedDateTime=now())
                     elif status in BUSY_STATUSES:
-                        if kind in resumable:
-                            resume.append((kind, arn))
-                        else:
-                            record.update(status=CREATE_FAILED, failureReason=RESTART_REASON,
-                                          lastUpdatedDateTime=now())
+                        resume.append((kind, record.get("creationDateTime", 0), arn))
             self._save()
-        return resume
+        return [(kind, arn) for kind, _, arn in sorted(resume, key=lambda r: r[1])]

@@ -9,16 +9,54 @@ arguments with ``functools.partial``.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from . import batch, checks
 from .filtering import FilterContext, values_key
 from .imports import merge, read_location, validate
+from .jobs import Work
+from .recipes import recipe_name
 from .resources import Resources
 from .schemas import parse_schema
 from .segments import segment_lines
 from .state import dataset_arn
 from .training import TrainingConfig, train
+
+
+def body_for(res: Resources, kind: str, record: dict[str, Any]) -> Work | None:
+    """The job body of a created record, from what the record holds: how a handler starts it and
+    how a restart starts it again. None for kinds without work (a status chain only)."""
+    if kind == "dataset-import-job":
+        dataset = res.store.get("dataset", record["datasetArn"])
+        schema = res.store.get("schema", dataset["schemaArn"])
+        return partial(import_dataset, res, dataset, schema, record["dataSource"]["dataLocation"],
+                       record["importMode"])
+    if kind == "solution-version":
+        return partial(train_version, res, record["solutionVersionArn"], record["datasetGroupArn"],
+                       training_config(record), record["trainingMode"], record.get("_previousVersionArn"))
+    if kind == "batch-inference-job":
+        return partial(batch_inference, res, record["solutionVersionArn"], record.get("filterArn"),
+                       *job_paths(record), record["numResults"])
+    if kind == "batch-segment-job":
+        group = res.store.get("solution-version", record["solutionVersionArn"])["datasetGroupArn"]
+        return partial(batch_segments, res, record["solutionVersionArn"], group, *job_paths(record),
+                       record["numResults"])
+    return None
+
+
+def training_config(record: dict[str, Any]) -> TrainingConfig:
+    """How a solution (or a version, which copies its solution's settings) trains."""
+    config = record.get("solutionConfig") or {}
+    return TrainingConfig(
+        recipe=recipe_name(record["recipeArn"]), event_type=record.get("eventType"),
+        event_value_threshold=checks.event_value_threshold(config.get("eventValueThreshold")),
+        hyper=dict(config.get("algorithmHyperParameters") or {}))
+
+
+def job_paths(record: dict[str, Any]) -> tuple[str, str]:
+    """(input, output) S3 locations of a batch job request or record."""
+    return record["jobInput"]["s3DataSource"]["path"], record["jobOutput"]["s3DataDestination"]["path"]
 
 
 def import_dataset(res: Resources, dataset: dict[str, Any], schema: dict[str, Any], location: str,

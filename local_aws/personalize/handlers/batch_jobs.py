@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Any
-
 from .. import checks, work
 from ..resources import Resources
 from ..state import JOB_PENDING
@@ -16,16 +13,12 @@ SEGMENT_SUMMARY = ("batchSegmentJobArn", "jobName", "status", "creationDateTime"
                    "failureReason", "solutionVersionArn")
 
 
-def job_paths(p: dict[str, Any]) -> tuple[str, str]:
-    return p["jobInput"]["s3DataSource"]["path"], p["jobOutput"]["s3DataDestination"]["path"]
-
-
 def handlers(res: Resources) -> dict:
     store = res.store
 
     def create_batch_inference_job(p, region):
         k = checks.num_results(p, 500, "numResults must be between 1 and 500.")
-        input_uri, output_uri = job_paths(p)
+        input_uri, output_uri = work.job_paths(p)
         checks.s3_location("jobInput path", input_uri)
         checks.s3_location("jobOutput path", output_uri)
         with store.locked():
@@ -36,21 +29,20 @@ def handlers(res: Resources) -> dict:
             checks.inference_recipe(version)
             arn = res.arn(region, f"batch-inference-job/{p['jobName']}")
             checks.new_job(store, "batch-inference-job", arn, res.quotas.batch_inference_jobs)
-            store.add("batch-inference-job", arn, {
+            record = store.add("batch-inference-job", arn, {
                 "jobName": p["jobName"], "batchInferenceJobArn": arn,
                 "solutionVersionArn": version["solutionVersionArn"], "numResults": k,
                 "jobInput": p["jobInput"], "jobOutput": p["jobOutput"], "roleArn": p["roleArn"],
                 "batchInferenceJobMode": p.get("batchInferenceJobMode", "BATCH_INFERENCE"),
                 "status": JOB_PENDING,
                 **pick(p, ("filterArn", "batchInferenceJobConfig")), **checks.tags_field(p)})
-        body = partial(work.batch_inference, res, version["solutionVersionArn"], p.get("filterArn"),
-                       input_uri, output_uri, k)
-        res.jobs.start("batch-inference-job", arn, body, batch_statuses=True)
+        res.jobs.start("batch-inference-job", arn, work.body_for(res, "batch-inference-job", record),
+                       batch_statuses=True)
         return {"batchInferenceJobArn": arn}
 
     def create_batch_segment_job(p, region):
         k = checks.num_results(p, 5_000_000, "numResults must be at least 1.")
-        input_uri, output_uri = job_paths(p)
+        input_uri, output_uri = work.job_paths(p)
         checks.no_segment_filter(p)
         with store.locked():
             version = store.get("solution-version", p["solutionVersionArn"])
@@ -58,14 +50,13 @@ def handlers(res: Resources) -> dict:
             checks.segment_recipe(version)
             arn = res.arn(region, f"batch-segment-job/{p['jobName']}")
             checks.new_job(store, "batch-segment-job", arn, res.quotas.batch_segment_jobs)
-            store.add("batch-segment-job", arn, {
+            record = store.add("batch-segment-job", arn, {
                 "jobName": p["jobName"], "batchSegmentJobArn": arn, "numResults": k,
                 "solutionVersionArn": version["solutionVersionArn"], "jobInput": p["jobInput"],
                 "jobOutput": p["jobOutput"], "roleArn": p["roleArn"], "status": JOB_PENDING,
                 **checks.tags_field(p)})
-        body = partial(work.batch_segments, res, version["solutionVersionArn"], version["datasetGroupArn"],
-                       input_uri, output_uri, k)
-        res.jobs.start("batch-segment-job", arn, body, batch_statuses=True)
+        res.jobs.start("batch-segment-job", arn, work.body_for(res, "batch-segment-job", record),
+                       batch_statuses=True)
         return {"batchSegmentJobArn": arn}
 
     ops = {

@@ -107,14 +107,12 @@ def handlers(res: Resources) -> dict:
             checks.require_active(dataset, "Dataset", "datasetArn")
             arn = res.arn(region, f"dataset-import-job/{p['jobName']}")
             checks.new_job(store, "dataset-import-job", arn, res.quotas.import_jobs)
-            store.add("dataset-import-job", arn, {
+            record = store.add("dataset-import-job", arn, {
                 "jobName": p["jobName"], "datasetImportJobArn": arn, "datasetArn": dataset["datasetArn"],
                 "dataSource": {"dataLocation": location}, "status": CREATE_PENDING, "importMode": mode,
                 "publishAttributionMetricsToS3": bool(p.get("publishAttributionMetricsToS3", False)),
                 **pick(p, ("roleArn",)), **checks.tags_field(p)})
-        schema = store.get("schema", dataset["schemaArn"])
-        body = partial(work.import_dataset, res, dataset, schema, location, mode)
-        res.jobs.start("dataset-import-job", arn, body)
+        res.jobs.start("dataset-import-job", arn, work.body_for(res, "dataset-import-job", record))
         return {"datasetImportJobArn": arn}
 
     describe_dataset_import_job = describe_handler(

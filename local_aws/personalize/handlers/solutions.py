@@ -10,7 +10,6 @@ from typing import Any
 from .. import checks, recipes, work
 from ..resources import Resources
 from ..state import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
-from ..training import TrainingConfig
 from .common import describe_handler, list_handler, paginate, pick, public
 
 SOLUTION_SUMMARY = ("name", "solutionArn", "status", "creationDateTime", "lastUpdatedDateTime", "recipeArn")
@@ -80,24 +79,18 @@ def handlers(res: Resources) -> dict:
             versions = store.list("solution-version", lambda r: r["solutionArn"] == solution["solutionArn"])
             checks.new_training(store, solution, versions, res.quotas.trainings)
             previous = next((v for v in versions if v["status"] == ACTIVE), None)
-            recipe = recipes.recipe_name(solution["recipeArn"])
-            checks.update_training(mode, recipe, previous)
-            config = solution.get("solutionConfig") or {}
-            training_config = TrainingConfig(
-                recipe=recipe, event_type=solution.get("eventType"),
-                event_value_threshold=checks.event_value_threshold(config.get("eventValueThreshold")),
-                hyper=dict(config.get("algorithmHyperParameters") or {}))
+            checks.update_training(mode, work.training_config(solution).recipe, previous)
+            # UPDATE builds on the newest ACTIVE version: kept on the record so a restart can resume.
+            builds_on = {"_previousVersionArn": previous["solutionVersionArn"]} if mode == "UPDATE" else {}
             arn = res.arn(region, f"solution/{solution['name']}/{secrets.token_hex(4)}")
-            store.add("solution-version", arn, {
+            record = store.add("solution-version", arn, {
                 "solutionVersionArn": arn, "solutionArn": solution["solutionArn"],
                 "recipeArn": solution["recipeArn"], "datasetGroupArn": solution["datasetGroupArn"],
                 "performHPO": solution["performHPO"], "performAutoML": False, "trainingMode": mode,
                 "trainingType": "MANUAL", "status": CREATE_PENDING,
                 **pick(solution, ("eventType", "solutionConfig")), **pick(p, ("name",)),
-                **checks.tags_field(p)})
-        body = partial(work.train_version, res, arn, solution["datasetGroupArn"], training_config, mode,
-                       previous and previous["solutionVersionArn"])
-        res.jobs.start("solution-version", arn, body)
+                **checks.tags_field(p), **builds_on})
+        res.jobs.start("solution-version", arn, work.body_for(res, "solution-version", record))
         return {"solutionVersionArn": arn}
 
     describe_solution_version = describe_handler(
