@@ -27,7 +27,7 @@ from .recipes import recipe_name
 from .schemas import DATASET_TYPES, Field
 from .scoring import Model
 from .segments import RECIPES as SEGMENT_RECIPES
-from .state import ACTIVE, BUSY_STATUSES, CREATE_FAILED, Store, dataset_arn
+from .state import ACTIVE, BUSY_STATUSES, CREATE_FAILED, UPDATE_IN_PROGRESS, Store, dataset_arn
 from .training import ALS_RECIPES
 
 MAX_TAGS = 50
@@ -63,6 +63,14 @@ def require_idle(record: dict[str, Any], what: str, arn_key: str) -> None:
     """ResourceInUse while ``record`` is being created or deleted."""
     if record["status"] in BUSY_STATUSES:
         raise ResourceInUse(f"{what} {record[arn_key]} is in status {record['status']}.")
+
+
+def no_campaign_update(campaign: dict[str, Any]) -> None:
+    """ResourceInUse while the campaign's previous update is still deploying."""
+    update = campaign.get("latestCampaignUpdate") or {}
+    if update.get("status") == UPDATE_IN_PROGRESS:
+        raise ResourceInUse(f"Campaign {campaign['campaignArn']} is being updated to "
+                            f"{update.get('solutionVersionArn')}; wait for that update to finish.")
 
 
 def not_in_use(message: str, dependents: list[str]) -> None:

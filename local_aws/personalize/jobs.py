@@ -61,6 +61,14 @@ class JobRunner:
         else:
             pool.submit(self._run, kind, arn, work, pending, in_progress)
 
+    def later(self, steps: int, action: Callable[[], None]) -> None:
+        """Run a quick ``action`` after ``steps`` status steps (not if the service stops first)."""
+        self._light.submit(self._later, steps, action)
+
+    def _later(self, steps: int, action: Callable[[], None]) -> None:
+        if not self._stopping.wait(self.step_seconds * steps):
+            action()
+
     def delete_later(self, kind: str, arn: str, cleanup: Callable[[], None] | None = None) -> None:
         """Mark DELETE PENDING now, remove the record one step later."""
         self.store.update(kind, arn, status=DELETE_PENDING)

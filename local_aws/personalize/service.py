@@ -9,7 +9,7 @@ from .errors import ServiceError
 from .handlers import batch_jobs, datasets, events, filters, runtime, solutions, tags
 from .protocol import PersonalizeApp
 from .resources import Resources
-from .state import CREATE_FAILED, RESTART_REASON
+from .state import CREATE_FAILED, RESTART_REASON, UPDATE_IN_PROGRESS
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +36,6 @@ class PersonalizeService(Resources):
                 continue
             log.info("resuming %s (%s)", arn, record["status"])
             self.jobs.resume(kind, arn, body, record["status"])
+        for campaign in self.store.list("campaign", lambda r: (r.get("latestCampaignUpdate") or {}).get(
+                "status") == UPDATE_IN_PROGRESS):
+            work.deploy_campaign_update(self, campaign["campaignArn"])

@@ -42,6 +42,11 @@ CREATE_STOPPED = "CREATE STOPPED"
 # Batch jobs use their own spelling (no CREATE prefix, a space in IN PROGRESS).
 JOB_PENDING = "PENDING"
 JOB_IN_PROGRESS = "IN PROGRESS"
+# A campaign update's own status (latestCampaignUpdate.status) while it deploys; the campaign stays
+# ACTIVE on its old version meanwhile. The API reference lists only the create chain for it; this
+# spelling is what AWS's own solution "Maintaining personalized experiences with machine learning"
+# stubs DescribeCampaign with while an update runs.
+UPDATE_IN_PROGRESS = "UPDATE IN_PROGRESS"
 
 BUSY_STATUSES = {CREATE_PENDING, CREATE_IN_PROGRESS, JOB_PENDING, JOB_IN_PROGRESS, CREATE_STOPPING}
 RESTART_REASON = "Interrupted by a service restart."

@@ -20,7 +20,7 @@ from .recipes import recipe_name
 from .resources import Resources
 from .schemas import parse_schema
 from .segments import segment_lines
-from .state import dataset_arn
+from .state import ACTIVE, CREATE_FAILED, UPDATE_IN_PROGRESS, dataset_arn, now
 from .training import TrainingConfig, train
 
 
@@ -57,6 +57,36 @@ def training_config(record: dict[str, Any]) -> TrainingConfig:
 def job_paths(record: dict[str, Any]) -> tuple[str, str]:
     """(input, output) S3 locations of a batch job request or record."""
     return record["jobInput"]["s3DataSource"]["path"], record["jobOutput"]["s3DataDestination"]["path"]
+
+
+CAMPAIGN_UPDATE_STEPS = 2  # as long as a creation: PENDING -> IN_PROGRESS -> ACTIVE
+
+
+def deploy_campaign_update(res: Resources, campaign_arn: str) -> None:
+    """Finish the campaign's update in progress a few status steps from now."""
+    res.jobs.later(CAMPAIGN_UPDATE_STEPS, partial(finish_campaign_update, res, campaign_arn))
+
+
+def finish_campaign_update(res: Resources, campaign_arn: str) -> None:
+    """The update deployed: the campaign serves what ``latestCampaignUpdate`` asked for from now on."""
+    store = res.store
+    with store.locked():
+        if not store.exists("campaign", campaign_arn):
+            return
+        campaign = store.get("campaign", campaign_arn)
+        update = dict(campaign.get("latestCampaignUpdate") or {})
+        if update.get("status") != UPDATE_IN_PROGRESS:
+            return
+        if not store.exists("solution-version", update["solutionVersionArn"]):
+            update.update(status=CREATE_FAILED, lastUpdatedDateTime=now(),
+                          failureReason="The solution version was deleted during the update.")
+            store.update("campaign", campaign_arn, latestCampaignUpdate=update)
+            return
+        update.update(status=ACTIVE, lastUpdatedDateTime=now())
+        deployed = {key: update[key] for key in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig")
+                    if key in update}
+        store.update("campaign", campaign_arn, **deployed, status=ACTIVE, failureReason=None,
+                     latestCampaignUpdate=update)
 
 
 def import_dataset(res: Resources, dataset: dict[str, Any], schema: dict[str, Any], location: str,

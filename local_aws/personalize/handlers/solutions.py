@@ -9,7 +9,15 @@ from typing import Any
 
 from .. import checks, recipes, work
 from ..resources import Resources
-from ..state import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
+from ..state import (
+    ACTIVE,
+    CREATE_FAILED,
+    CREATE_IN_PROGRESS,
+    CREATE_PENDING,
+    CREATE_STOPPED,
+    CREATE_STOPPING,
+    UPDATE_IN_PROGRESS,
+)
 from .common import describe_handler, list_handler, paginate, pick, public
 
 SOLUTION_SUMMARY = ("name", "solutionArn", "status", "creationDateTime", "lastUpdatedDateTime", "recipeArn")
@@ -136,21 +144,25 @@ def handlers(res: Resources) -> dict:
         return paginate([pick(r, CAMPAIGN_SUMMARY) for r in records], p, "campaigns")
 
     def update_campaign(p, region):
-        """Switches at once (the old version would keep serving during a real update)."""
+        """The update deploys over a few status steps (minutes on AWS); the campaign stays
+        ACTIVE and serves its old version until ``latestCampaignUpdate`` is ACTIVE (API reference:
+        UpdateCampaign). Another update meanwhile is ResourceInUse."""
         arn = p["campaignArn"]
         with store.locked():
             campaign = store.get("campaign", arn)
             checks.in_status(campaign, "Campaign", "campaignArn", "updated", (ACTIVE, CREATE_FAILED))
+            checks.no_campaign_update(campaign)
             version_arn = p.get("solutionVersionArn", campaign["solutionVersionArn"])
             checks.require_active(store.get("solution-version", version_arn), "Solution version",
                                   "solutionVersionArn")
-            changes = {"solutionVersionArn": version_arn,
-                       "minProvisionedTPS": p.get("minProvisionedTPS", campaign["minProvisionedTPS"])}
-            if "campaignConfig" in p:
-                changes["campaignConfig"] = p["campaignConfig"]
+            update = {"solutionVersionArn": version_arn,
+                      "minProvisionedTPS": p.get("minProvisionedTPS", campaign["minProvisionedTPS"]),
+                      **(pick(p, ("campaignConfig",)) or pick(campaign, ("campaignConfig",)))}
             stamp = time.time()
-            store.update("campaign", arn, **changes, latestCampaignUpdate={
-                **changes, "status": ACTIVE, "creationDateTime": stamp, "lastUpdatedDateTime": stamp})
+            store.update("campaign", arn, latestCampaignUpdate={**update, "status": UPDATE_IN_PROGRESS,
+                                                                "creationDateTime": stamp,
+                                                                "lastUpdatedDateTime": stamp})
+        work.deploy_campaign_update(res, arn)
         return {"campaignArn": arn}
 
     def delete_campaign(p, region):
