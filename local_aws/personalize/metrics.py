@@ -52,3 +52,24 @@ def summarise(rankings: list[Sequence], truths: list[set], n_items: int) -> dict
     recommended = {item for ranked in rankings for item in ranked[:25]}
     out["coverage"] = len(recommended) / n_items if n_items else 0.0
     return {name: round(float(out[name]), 4) for name in METRIC_NAMES}
+
+
+# USER_SEGMENTATION recipes (item affinity) are scored on users, not items. The guide ("Evaluating a
+# solution version with metrics", metric definitions) describes "coverage" over users, "hit (hit at K)"
+# and "recall (recall at K)" with K the top 1% of users, and no MRR, NDCG or precision; it does not
+# spell the keys, so they follow its wording the way average_rewards_at_k does.
+SEGMENT_METRIC_NAMES = ("coverage", "hit_at_k", "recall_at_k")
+
+
+def segment_summary(predicted: list[Sequence], actual: list[set], n_users: int) -> dict[str, float]:
+    """Per queried item: hits = predicted top-K users who did interact with it in the test set,
+    recall = hits / those users; both averaged over items; coverage = distinct users predicted / all."""
+    if not predicted:
+        return dict.fromkeys(SEGMENT_METRIC_NAMES, 0.0)
+    hits = [len(set(users) & truth) for users, truth in zip(predicted, actual, strict=True)]
+    out = {
+        "hit_at_k": sum(hits) / len(hits),
+        "recall_at_k": sum(h / len(truth) for h, truth in zip(hits, actual, strict=True)) / len(hits),
+        "coverage": len({u for users in predicted for u in users}) / n_users if n_users else 0.0,
+    }
+    return {name: round(float(out[name]), 4) for name in SEGMENT_METRIC_NAMES}

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from . import similarity
 from .errors import JobFailure
-from .metrics import summarise
+from .metrics import segment_summary, summarise
 from .scoring import Model, recommend
 
 MIN_INTERACTIONS = 1000
@@ -218,6 +218,46 @@ def evaluate(config: TrainingConfig, data: Interactions,
     return summarise(rankings, truths, len(data.item_ids))
 
 
+SEGMENT_TEST_SHARE = 0.2  # USER_SEGMENTATION: each user's newest 20% is the test set
+SEGMENT_TOP_USERS = 0.01  # K = the top 1% of users
+SEGMENT_ITEMS_PER_BLOCK = 64  # items scored against every user at once
+
+
+def evaluate_segments(config: TrainingConfig, data: Interactions) -> dict[str, float]:
+    """The guide's split for USER_SEGMENTATION recipes: the oldest 80% of each user's interactions
+    train, the newest 20% test; for each item in the test set, the top 1% of users by affinity, other
+    than those it was trained with (they are known, not predicted), are compared with the users who
+    interacted with it there (see ``metrics.segment_summary``)."""
+    order = np.lexsort((data.timestamps, data.users))
+    users_sorted = data.users[order]
+    size = np.bincount(data.users, minlength=len(data.user_ids))
+    starts = np.concatenate([[0], np.cumsum(size)[:-1]])
+    rank = np.arange(len(order)) - starts[users_sorted]
+    n_test = np.where(size >= 2, np.maximum(1, np.round(SEGMENT_TEST_SHARE * size)), 0).astype(np.int64)
+    test_rows = order[rank >= size[users_sorted] - n_test[users_sorted]]
+    train_mask = np.ones(len(data.users), dtype=bool)
+    train_mask[test_rows] = False
+    model = fit(config, data, train_mask)
+
+    actual: dict[int, set] = {}
+    for u, i in zip(data.users[test_rows].tolist(), data.items[test_rows].tolist(), strict=True):
+        actual.setdefault(i, set()).add(u)
+    items = np.fromiter(actual, dtype=np.int64, count=len(actual))
+    k = max(1, int(np.ceil(SEGMENT_TOP_USERS * len(data.user_ids))))
+    pairs = (data.users[train_mask], data.items[train_mask])
+    shape = (len(data.user_ids), len(data.item_ids))
+    trained_with = sp.csc_matrix((np.ones(len(pairs[0])), pairs), shape=shape)
+    predicted: list[np.ndarray] = []
+    for block in np.array_split(items, max(1, -(-len(items) // SEGMENT_ITEMS_PER_BLOCK))):
+        scores = model.user_factors @ model.item_factors[block].T  # users x items
+        known = trained_with[:, block].tocoo()
+        scores[known.row, known.col] = -np.inf
+        top = np.argpartition(-scores, min(k, len(scores)) - 1, axis=0)[:k]
+        predicted.extend(top.T)
+    return segment_summary([p.tolist() for p in predicted], [actual[i] for i in items.tolist()],
+                           len(data.user_ids))
+
+
 def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL",
           previous: Model | None = None,
           items: pd.DataFrame | None = None) -> tuple[Model, dict[str, float] | None]:
@@ -233,5 +273,7 @@ def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL"
     if config.recipe == "aws-similar-items" and (items is None or items.empty):
         raise JobFailure("aws-similar-items needs an Items dataset with data; import items first.")
     data = prepare(frame, config)
+    if config.recipe in SEGMENT_RECIPES:
+        return fit(config, data), evaluate_segments(config, data)
     metrics = evaluate(config, data, items)
     return fit(config, data, items=items), metrics

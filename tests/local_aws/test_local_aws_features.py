@@ -286,6 +286,13 @@ def test_related_ranking_and_trending_recipes(personalize, clients, bucket, feat
     assert metrics["precision_at_10"] > 0
 
 
+@pytest.mark.parametrize("recipe", ["aws-item-affinity", "aws-item-attribute-affinity"])
+def test_segmentation_versions_report_segment_metrics(personalize, feat, recipe):
+    metrics = personalize.get_solution_metrics(solutionVersionArn=feat["versions"][recipe])["metrics"]
+    assert set(metrics) == {"coverage", "hit_at_k", "recall_at_k"}
+    assert metrics["hit_at_k"] > 0 and 0 < metrics["recall_at_k"] <= 1 and 0 < metrics["coverage"] <= 1
+
+
 def test_batch_segment_jobs(personalize, clients, bucket, feat):
     def describe(arn):
         return personalize.describe_batch_segment_job(batchSegmentJobArn=arn)["batchSegmentJob"]

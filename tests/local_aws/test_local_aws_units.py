@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from local_aws.personalize.metrics import ndcg_at_k, precision_at_k, reciprocal_rank_at_k, summarise
+from local_aws.personalize.metrics import (
+    ndcg_at_k,
+    precision_at_k,
+    reciprocal_rank_at_k,
+    segment_summary,
+    summarise,
+)
 from local_aws.personalize.protocol import credential_scope
 from local_aws.personalize.scoring import Model, recommend
 
@@ -21,6 +27,13 @@ def test_precision_and_reciprocal_rank():
     assert reciprocal_rank_at_k(ranked, {"zz"}, 25) == 0.0
     summary = summarise([ranked], [{"r1", "r2"}], n_items=10)
     assert summary["coverage"] == 0.5 and summary["precision_at_5"] == 0.4
+
+
+def test_segment_metrics_count_the_predicted_users_who_did_interact():
+    # item A: 2 of its 4 actual users predicted; item B: none of its 1
+    predicted = [["u1", "u2", "u9"], ["u3", "u1", "u8"]]
+    summary = segment_summary(predicted, [{"u1", "u2", "u4", "u5"}, {"u6"}], n_users=10)
+    assert summary == {"coverage": 0.5, "hit_at_k": 1.0, "recall_at_k": 0.25}
 
 
 def test_credential_scope():
