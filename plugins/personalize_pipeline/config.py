@@ -37,6 +37,9 @@ METRICS = {
     "precision_at_5",
     "precision_at_10",
     "precision_at_25",
+    # what USER_SEGMENTATION recipes (aws-item-affinity, aws-item-attribute-affinity) report instead
+    "hit_at_k",
+    "recall_at_k",
 }
 SCHEDULE_PRESETS = {
     "@once",

@@ -34,7 +34,7 @@ def test_shipped_configuration_is_valid():
         "UPDATE",
         "FULL",
     )
-    assert config.gate_for("item-affinity").metric == "precision_at_10"
+    assert config.gate_for("item-affinity").metric == "hit_at_k"
     assert config.gate_for("user-personalization") == config.quality_gate
 
 
