@@ -113,13 +113,13 @@ def new_job(store: Store, kind: str, arn: str, limit: int) -> None:
     """
     if store.exists(kind, arn):
         raise ResourceAlreadyExists(arn)
-    if store.count(kind, lambda r: r.get("status") in BUSY_STATUSES) > limit:
+    if store.count(kind, lambda r: r.get("status") in BUSY_STATUSES) >= limit:
         raise LimitExceeded(f"More than {limit} resources with PENDING or IN_PROGRESS status.")
 
 
 def dataset_group_limit(store: Store, limit: int) -> None:
     """At most ``limit`` dataset groups that exist and did not fail. Call with the store lock held."""
-    if store.count("dataset-group", lambda r: r.get("status") != CREATE_FAILED) > limit:
+    if store.count("dataset-group", lambda r: r.get("status") != CREATE_FAILED) >= limit:
         raise LimitExceeded(f"The account already has {limit} active dataset groups, its limit; "
                             "delete one or ask for a higher quota.")
 
@@ -191,7 +191,7 @@ def new_training(store: Store, solution: dict[str, Any], versions: list[dict[str
     """One training per solution at a time, at most ``limit`` in the region."""
     if any(v["status"] in BUSY_STATUSES for v in versions):
         raise ResourceInUse(f"Solution {solution['solutionArn']} already has a version in training.")
-    if store.count("solution-version", lambda r: r["status"] in BUSY_STATUSES) > limit:
+    if store.count("solution-version", lambda r: r["status"] in BUSY_STATUSES) >= limit:
         raise LimitExceeded(f"More than {limit} solution versions in training.")
 
 
