@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,15 +34,9 @@ TERMINAL_STATUSES = {"ACTIVE", "CREATE FAILED", "CREATE STOPPED"}
 
 
 @contextlib.contextmanager
-def running_endpoint(
-    data_dir: str | os.PathLike,
-    step_seconds: float = 0.1,
-    port: int = 0,
-    timeout: float = 60.0,
-    env: dict[str, str] | None = None,
-) -> Iterator[str]:
-    """Run ``python -m local_aws`` until the block ends; yields its URL."""
-    with endpoint_process(data_dir, step_seconds, port, timeout, env) as (url, _):
+def running_endpoint(data_dir: str | os.PathLike, **options: Any) -> Iterator[str]:
+    """Run ``python -m local_aws`` until the block ends; yields its URL. Options: ``endpoint_process``."""
+    with endpoint_process(data_dir, **options) as (url, _):
         yield url
 
 
@@ -53,7 +48,7 @@ def endpoint_process(
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """As :func:`running_endpoint`, also yielding the process, for tests that kill it."""
+    """Run ``python -m local_aws`` until the block ends; yields its URL and the process (to kill it)."""
     child_env = {**os.environ, "LOCAL_PERSONALIZE_STEP_SECONDS": str(step_seconds), **(env or {})}
     repo_root = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, child_env.get("PYTHONPATH")]))

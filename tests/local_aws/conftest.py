@@ -69,6 +69,50 @@ def create_dataset(personalize, schema_arn: str, name: str) -> tuple[str, str]:
     return group, dataset
 
 
+def imported_dataset(personalize, s3, name: str, csv_text: str) -> tuple[str, str]:
+    """As :func:`create_dataset`, with ``csv_text`` imported from a new bucket called ``name``."""
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="interactions.csv", Body=csv_text.encode())
+    schema = personalize.create_schema(name=name, schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    group, dataset = create_dataset(personalize, schema, name)
+    job = personalize.create_dataset_import_job(
+        jobName=name,
+        datasetArn=dataset,
+        roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://{name}/interactions.csv"},
+    )["datasetImportJobArn"]
+    record, _ = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    )
+    assert record["status"] == "ACTIVE", record
+    return group, dataset
+
+
+def active_solution(
+    personalize, group: str, name: str, recipe: str = "aws-user-personalization", **extra
+) -> str:
+    """An ACTIVE solution of ``recipe`` (no automatic training) in ``group``."""
+    arn = personalize.create_solution(
+        name=name,
+        datasetGroupArn=group,
+        recipeArn=f"arn:aws:personalize:::recipe/{recipe}",
+        performAutoTraining=False,
+        **extra,
+    )["solutionArn"]
+    wait_for(lambda: personalize.describe_solution(solutionArn=arn)["solution"])
+    return arn
+
+
+def trained_version(personalize, solution: str) -> str:
+    """A new solution version of ``solution``, trained to ACTIVE."""
+    arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    record, _ = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    )
+    assert record["status"] == "ACTIVE", record
+    return arn
+
+
 @pytest.fixture(scope="session")
 def make_dataset(personalize, interactions_schema):
     """Factory: an ACTIVE dataset group with an ACTIVE interactions dataset; returns both ARNs."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from conftest import INTERACTIONS_SCHEMA, ROLE, create_dataset
+from conftest import active_solution, imported_dataset, trained_version
 
 from local_aws.testing import DUMMY_CREDENTIALS, running_endpoint, synthetic_interactions_csv, wait_for
 
@@ -20,31 +20,9 @@ def deployed(tmp_path_factory):
     with running_endpoint(tmp_path_factory.mktemp("campaigns"), step_seconds=STEP) as url:
         personalize = boto3.client("personalize", endpoint_url=url, **DUMMY_CREDENTIALS)
         s3 = boto3.client("s3", endpoint_url=url, **DUMMY_CREDENTIALS)
-        s3.create_bucket(Bucket="campaigns")
-        s3.put_object(Bucket="campaigns", Key="i.csv", Body=synthetic_interactions_csv().encode())
-        schema = personalize.create_schema(name="campaigns", schema=INTERACTIONS_SCHEMA)["schemaArn"]
-        group, dataset = create_dataset(personalize, schema, "campaigns")
-        job = personalize.create_dataset_import_job(
-            jobName="campaigns",
-            datasetArn=dataset,
-            roleArn=ROLE,
-            dataSource={"dataLocation": "s3://campaigns/i.csv"},
-        )["datasetImportJobArn"]
-        wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
-        solution = personalize.create_solution(
-            name="campaigns",
-            datasetGroupArn=group,
-            recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
-            performAutoTraining=False,
-        )["solutionArn"]
-        wait_for(lambda: personalize.describe_solution(solutionArn=solution)["solution"])
-        versions = []
-        for _ in range(2):
-            arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-            wait_for(
-                lambda a=arn: personalize.describe_solution_version(solutionVersionArn=a)["solutionVersion"]
-            )
-            versions.append(arn)
+        group, _ = imported_dataset(personalize, s3, "campaigns", synthetic_interactions_csv())
+        solution = active_solution(personalize, group, "campaigns", "aws-popularity-count")
+        versions = [trained_version(personalize, solution) for _ in range(2)]
         campaign = personalize.create_campaign(name="campaigns", solutionVersionArn=versions[0])[
             "campaignArn"
         ]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from conftest import INTERACTIONS_SCHEMA, ROLE, create_dataset
+from conftest import ROLE, active_solution, imported_dataset, trained_version
 
 from local_aws.personalize.quotas import Quotas
-from local_aws.testing import DUMMY_CREDENTIALS, running_endpoint, synthetic_interactions_csv, wait_for
+from local_aws.testing import DUMMY_CREDENTIALS, running_endpoint, synthetic_interactions_csv
 from personalize_pipeline.pools import (
     BATCH_INFERENCE_POOL,
     BATCH_SEGMENT_POOL,
@@ -20,30 +20,12 @@ from personalize_pipeline.pools import (
     TRAINING_POOL,
 )
 
-RECIPE = "arn:aws:personalize:::recipe/"
 QUOTA_OF_POOL = {
     IMPORT_POOL: Quotas().import_jobs,
     TRAINING_POOL: Quotas().trainings,
     BATCH_INFERENCE_POOL: Quotas().batch_inference_jobs,
     BATCH_SEGMENT_POOL: Quotas().batch_segment_jobs,
 }
-
-
-def _solution(personalize, group: str, name: str, recipe: str) -> str:
-    arn = personalize.create_solution(
-        name=name, datasetGroupArn=group, recipeArn=RECIPE + recipe, performAutoTraining=False
-    )["solutionArn"]
-    wait_for(lambda: personalize.describe_solution(solutionArn=arn)["solution"])
-    return arn
-
-
-def _trained(personalize, solution: str) -> str:
-    arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    record, _ = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
-    )
-    assert record["status"] == "ACTIVE", record
-    return arn
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +36,15 @@ def frozen_quotas(tmp_path_factory):
     with running_endpoint(data, step_seconds=0.05) as url:
         personalize = boto3.client("personalize", endpoint_url=url, **DUMMY_CREDENTIALS)
         s3 = boto3.client("s3", endpoint_url=url, **DUMMY_CREDENTIALS)
-        s3.create_bucket(Bucket="quotas")
-        s3.put_object(Bucket="quotas", Key="interactions.csv", Body=synthetic_interactions_csv().encode())
-        schema = personalize.create_schema(name="quotas", schema=INTERACTIONS_SCHEMA)["schemaArn"]
-        group, dataset = create_dataset(personalize, schema, "quotas")
-        job = personalize.create_dataset_import_job(
-            jobName="quotas-data",
-            datasetArn=dataset,
-            roleArn=ROLE,
-            dataSource={"dataLocation": "s3://quotas/interactions.csv"},
-        )["datasetImportJobArn"]
-        wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+        group, dataset = imported_dataset(personalize, s3, "quotas", synthetic_interactions_csv())
         versions = {
-            recipe: _trained(personalize, _solution(personalize, group, f"quotas-{recipe}", recipe))
+            recipe: trained_version(
+                personalize, active_solution(personalize, group, f"quotas-{recipe}", recipe)
+            )
             for recipe in ("aws-user-personalization", "aws-item-affinity")
         }
         idle = [
-            _solution(personalize, group, f"quotas-idle-{n}", "aws-popularity-count")
+            active_solution(personalize, group, f"quotas-idle-{n}", "aws-popularity-count")
             for n in range(Quotas().trainings + 1)
         ]
     with running_endpoint(data, step_seconds=3600) as url:

@@ -13,7 +13,7 @@ import time
 
 import boto3
 import pytest
-from conftest import INTERACTIONS_SCHEMA, ROLE
+from conftest import ROLE, active_solution, imported_dataset
 
 from local_aws.testing import (
     DUMMY_CREDENTIALS,
@@ -114,31 +114,11 @@ def test_a_sigkilled_training_and_batch_job_finish_after_a_restart_under_the_sam
     slow_training = {"LOCAL_PERSONALIZE_TRAIN_THREADS": "1"}
     with endpoint_process(tmp_path, step_seconds=step, env={**s3_env, **slow_training}) as (url, proc):
         p, s3 = clients(url, s3_url)
-        s3.create_bucket(Bucket="killed-data")
         csv = synthetic_interactions_csv(n_users=600, n_items=400, per_user=20)
-        s3.put_object(Bucket="killed-data", Key="interactions.csv", Body=csv.encode())
-        s3.put_object(Bucket="killed-data", Key="users/q.json", Body=b'{"userId": "u1"}\n{"userId": "u2"}\n')
-        group = p.create_dataset_group(name="killed")["datasetGroupArn"]
-        wait_for(lambda: p.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-        schema = p.create_schema(name="killed", schema=INTERACTIONS_SCHEMA)["schemaArn"]
-        dataset = p.create_dataset(
-            name="killed", datasetGroupArn=group, schemaArn=schema, datasetType="INTERACTIONS"
-        )["datasetArn"]
-        wait_for(lambda: p.describe_dataset(datasetArn=dataset)["dataset"])
-        job = p.create_dataset_import_job(
-            jobName="killed",
-            datasetArn=dataset,
-            roleArn=ROLE,
-            dataSource={"dataLocation": "s3://killed-data/interactions.csv"},
-        )["datasetImportJobArn"]
-        wait_for(lambda: p.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
-        solution = p.create_solution(
-            name="killed",
-            datasetGroupArn=group,
-            performAutoTraining=False,
-            solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "64", "als_iterations": "50"}},
-        )["solutionArn"]
-        wait_for(lambda: p.describe_solution(solutionArn=solution)["solution"])
+        group, _ = imported_dataset(p, s3, "killed", csv)
+        s3.put_object(Bucket="killed", Key="users/q.json", Body=b'{"userId": "u1"}\n{"userId": "u2"}\n')
+        hyper = {"hidden_dimension": "64", "als_iterations": "50"}
+        solution = active_solution(p, group, "killed", solutionConfig={"algorithmHyperParameters": hyper})
         version = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
         # past the step's pause, inside the training itself
         _kill_when_in_progress(
@@ -157,8 +137,8 @@ def test_a_sigkilled_training_and_batch_job_finish_after_a_restart_under_the_sam
             jobName="killed",
             solutionVersionArn=version,
             roleArn=ROLE,
-            jobInput={"s3DataSource": {"path": "s3://killed-data/users/"}},
-            jobOutput={"s3DataDestination": {"path": "s3://killed-data/out/"}},
+            jobInput={"s3DataSource": {"path": "s3://killed/users/"}},
+            jobOutput={"s3DataDestination": {"path": "s3://killed/out/"}},
         )["batchInferenceJobArn"]
         _kill_when_in_progress(
             proc, tmp_path, "batch-inference-job", batch, lambda: _batch(p, batch), step / 2
@@ -168,5 +148,5 @@ def test_a_sigkilled_training_and_batch_job_finish_after_a_restart_under_the_sam
         p, s3 = clients(url, s3_url)
         record, _ = wait_for(lambda: _batch(p, batch), timeout=60)
         assert record["status"] == "ACTIVE", record
-        lines = s3.get_object(Bucket="killed-data", Key="out/q.json.out")["Body"].read().decode().splitlines()
+        lines = s3.get_object(Bucket="killed", Key="out/q.json.out")["Body"].read().decode().splitlines()
         assert [json.loads(line)["input"]["userId"] for line in lines] == ["u1", "u2"]
