@@ -6,33 +6,31 @@ and each case's outcome and time, printed at the end of the session as a table.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
 import psutil
 import pytest
 import yaml
-from fault_harness import BUCKET, GROUP, SCHEMA, SOLUTION, LocalEndpoint
+from fault_harness import BUCKET, EXPORTED_AT, GROUP, SCHEMA, SOLUTION, LocalEndpoint, dag, states
 
 OUTCOMES: list[tuple[str, str, float]] = []  # (case, outcome, seconds)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def endpoint(pipeline_env, tmp_path_factory):
-    """The suite's own endpoint; Airflow's aws_default points at it for the module."""
-    from devenv.airflow_env import set_connections
-
+    """The suite's own endpoint, started once; each case points Airflow at it (see ``pipeline``)."""
     own = LocalEndpoint(tmp_path_factory.mktemp("faults-aws"))
     own.start()
     own.client("s3").create_bucket(Bucket=BUCKET)
-    set_connections(db_url=None, aws_endpoint_url=own.url)
     yield own
-    set_connections(db_url=None, aws_endpoint_url=pipeline_env["aws_endpoint"])
     own.stop()
 
 
-@pytest.fixture(scope="module")
-def pipeline(pipeline_env, endpoint, pipelines_dir, tmp_path_factory):
-    """Tiny store data; one solution with a batch job and cache; one yearly export interval, exported."""
+@pytest.fixture(scope="session")
+def fault_config(pipeline_env) -> dict:
+    """One solution with a batch job and cache; one export interval, a year long."""
     from devenv import datagen
     from personalize_pipeline.config import DEFAULT_PATH
 
@@ -44,7 +42,38 @@ def pipeline(pipeline_env, endpoint, pipelines_dir, tmp_path_factory):
     raw["retries"] = {"count": 6, "delay_seconds": 2, "max_delay_minutes": 1}
     raw["event_sync"]["tracker_name"] = f"{GROUP}-events"
     raw["solutions"] = {SOLUTION: raw["solutions"][SOLUTION]}
-    with pipelines_dir({"personalize": raw}, tmp_path_factory.mktemp("faults-config")):
+    return raw
+
+
+@contextlib.contextmanager
+def _pointed_at(endpoint, raw: dict, pipelines_dir, folder):
+    """Airflow's aws_default at the suite's endpoint and the pipeline's file in place, then back."""
+    from devenv.airflow_env import set_connections
+
+    previous = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
+    set_connections(db_url=None, aws_endpoint_url=endpoint.url)
+    try:
+        with pipelines_dir({"personalize": raw}, folder):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = previous
+
+
+@pytest.fixture(scope="session")
+def exported(pipeline_env, endpoint, fault_config, pipelines_dir, tmp_path_factory):
+    """The export interval written once, for every case that retrains."""
+    with _pointed_at(endpoint, fault_config, pipelines_dir, tmp_path_factory.mktemp("faults-export")):
+        run = dag("personalize_export").test(logical_date=EXPORTED_AT)
+    assert str(run.state) == "success", states(run)
+
+
+@pytest.fixture
+def pipeline(pipeline_env, endpoint, fault_config, pipelines_dir, tmp_path):
+    """For the case: Airflow pointed at the suite's endpoint and pipeline; the other tests' setup after."""
+    with _pointed_at(endpoint, fault_config, pipelines_dir, tmp_path / "pipelines"):
         yield {**pipeline_env, "endpoint": endpoint}
 
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devenv.airflow_env import LOCAL_AWS_KEY, LOCAL_AWS_SECRET
@@ -25,6 +26,7 @@ BUCKET = "personalize-pipelines-faults"
 # Steps of a second: every job stays CREATE PENDING and then CREATE IN_PROGRESS for at least that
 # long, so a watcher polling several times a second sees it in flight and can strike.
 STEP_SECONDS = 1.0
+EXPORTED_AT = datetime(2026, 10, 1, tzinfo=UTC)  # the export interval's end: the first retrain's date
 
 
 def _free_port() -> int:

@@ -12,14 +12,12 @@ objects are put back after each restart, as a persistent S3 would have kept them
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
-from fault_harness import SOLUTION, Watcher, dag, restart, s3_objects, states, wait_until
+from fault_harness import EXPORTED_AT, SOLUTION, Watcher, dag, restart, s3_objects, states, wait_until
 
 pytestmark = pytest.mark.e2e
 
-RUN_AT = datetime(2026, 10, 1, tzinfo=UTC)
 IN_FLIGHT = {"CREATE PENDING", "CREATE IN_PROGRESS", "PENDING", "IN PROGRESS"}  # resources, batch jobs
 # Per step: the list call, its key, and the describe call with its ARN parameter and response key.
 STEPS = {
@@ -58,14 +56,9 @@ def _summary(jobs: list[dict]) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def exported(pipeline):
-    run = dag("personalize_export").test(logical_date=RUN_AT)
-    assert str(run.state) == "success", states(run)
-    return pipeline
-
-
-def test_endpoint_killed_during_import_training_and_batch_job(exported, endpoint, outcome, no_orphans):
+def test_endpoint_killed_during_import_training_and_batch_job(
+    exported, pipeline, endpoint, outcome, no_orphans
+):
     personalize = endpoint.client("personalize")
     struck: dict[str, str] = {}
 
@@ -81,7 +74,7 @@ def test_endpoint_killed_during_import_training_and_batch_job(exported, endpoint
     watcher = Watcher(strike_each_step)
     watcher.start()
     run = dag("personalize_retrain_full").test(
-        logical_date=RUN_AT, run_conf={"poll_seconds": 1, "solutions": [SOLUTION]}
+        logical_date=EXPORTED_AT, run_conf={"poll_seconds": 1, "solutions": [SOLUTION]}
     )
     watcher.join_and_check()
     assert str(run.state) == "success", {k: v for k, v in states(run).items() if v != "success"}

@@ -14,11 +14,20 @@ from datetime import UTC, datetime
 
 import psutil
 import pytest
-from fault_harness import BUCKET, GROUP, REPO_ROOT, SOLUTION, FaultyS3Proxy, dag, states, wait_until
+from fault_harness import (
+    BUCKET,
+    EXPORTED_AT,
+    GROUP,
+    REPO_ROOT,
+    SOLUTION,
+    FaultyS3Proxy,
+    dag,
+    states,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
-EXPORTED_AT = datetime(2026, 10, 1, tzinfo=UTC)  # the export interval's end
 # A retraining run of its own. Its run_after is fixed too, so the rerun is the same run (same run
 # id, so the same task instances and job names), as Airflow's retry of the killed task would be.
 KILLED_RUN_AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -35,13 +44,6 @@ bag.get_dag("personalize_retrain_full").test(
 """
 
 
-@pytest.fixture(scope="module")
-def exported(pipeline):
-    run = dag("personalize_export").test(logical_date=EXPORTED_AT)
-    assert str(run.state) == "success", states(run)
-    return pipeline
-
-
 def _versions(personalize) -> dict[str, str]:
     pages = personalize.get_paginator("list_solution_versions").paginate()
     return {v["solutionVersionArn"]: v["status"] for v in pages.build_full_result()["solutionVersions"]}
@@ -53,7 +55,7 @@ def _import_jobs(personalize) -> set[str]:
 
 
 def test_a_task_killed_right_after_its_create_call_is_adopted_by_the_retry(
-    exported, endpoint, outcome, no_orphans
+    exported, pipeline, endpoint, outcome, no_orphans
 ):
     personalize = endpoint.client("personalize")
     versions_before, imports_before = _versions(personalize), _import_jobs(personalize)
@@ -98,7 +100,7 @@ def test_a_task_killed_right_after_its_create_call_is_adopted_by_the_retry(
     assert len(new_imports) == 3  # interactions, items, users: one job each, adopted by the rerun
 
 
-def test_s3_answering_500_and_slowdown_for_a_while(exported, endpoint, outcome, no_orphans):
+def test_s3_answering_500_and_slowdown_for_a_while(exported, pipeline, endpoint, outcome, no_orphans):
     from devenv.airflow_env import set_connections
 
     s3 = endpoint.client("s3")
