@@ -53,3 +53,12 @@ ALTER TABLE store.events ADD COLUMN IF NOT EXISTS recommendation_id text;
 ALTER TABLE store.orders ADD COLUMN IF NOT EXISTS client_event_id text UNIQUE;
 ALTER TABLE store.orders ADD COLUMN IF NOT EXISTS session_id text;
 ALTER TABLE store.orders ADD COLUMN IF NOT EXISTS recommendation_id text;
+
+-- Ingestion order for event sync (include/sql/event_sync/new_interactions.sql): the id of the
+-- transaction that inserted the row. Unlike a sequence value it tells, through the snapshot's
+-- xmin, when every transaction that could still add a lower value has ended. Existing rows get
+-- the migrating transaction's id.
+ALTER TABLE store.events ADD COLUMN IF NOT EXISTS ingest_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+ALTER TABLE store.order_items ADD COLUMN IF NOT EXISTS ingest_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX IF NOT EXISTS events_ingest_xid_idx ON store.events (ingest_xid);
+CREATE INDEX IF NOT EXISTS order_items_ingest_xid_idx ON store.order_items (ingest_xid);

@@ -2,17 +2,20 @@
 Event sync: interactions newer than the last run go to Personalize through PutEvents.
 
 The source query (include/sql/event_sync/new_interactions.sql) streams interactions after the
-watermark, oldest first, through a server-side cursor, ``CHUNK_ROWS`` at a time. Each chunk is
-grouped per user and session (PutEvents takes one userId and sessionId and 1-10 events per call)
-and sent; only when every call of the chunk has succeeded does the watermark, kept in
-``{cache_schema}.event_sync_state``, move to the chunk's last (time, key), committed at once. A
-crash resends at most one chunk, which is harmless: every eventId is the interaction's source
-key, and Personalize uses an eventId once (later events with the same id are ignored).
+watermark in ingestion order, through a server-side cursor, ``CHUNK_ROWS`` at a time. The order
+is (inserting transaction id, time, source key), read only below the snapshot's xmin, so a row
+inserted late with an old time is still sent and a transaction that commits after a newer one
+was read is not skipped (the query's comment says why). Each chunk is grouped per user and
+session (PutEvents takes one userId and sessionId and 1-10 events per call) and sent; only when
+every call of the chunk has succeeded does the watermark, kept in
+``{cache_schema}.event_sync_state``, move to the chunk's last row, committed at once. A crash
+resends at most one chunk, which is harmless: every eventId is the interaction's source key, and
+Personalize uses an eventId once (later events with the same id are ignored).
 
 Where a tracker starts: history up to the end of the newest complete export interval reaches
 Personalize through the retraining DAGs' bulk imports, and a FULL import does not replace events
 sent with PutEvents, so a tracker's first run starts there (:func:`initial_watermark`) and sends
-only what is newer.
+only what is timed after it (``from_ts``); later runs send whatever was inserted since.
 
 Throttling: the events client retries in botocore's adaptive mode (client-side rate limiting
 plus backoff); a ThrottlingException that still gets through is retried here with jittered
@@ -63,6 +66,7 @@ class Interaction:
     event_type: str
     occurred_at: datetime
     event_key: str
+    ingest_xid: str = "0"  # the inserting transaction (xid8 as text): the ingestion order
 
 
 @dataclass
@@ -202,7 +206,8 @@ def sync_events(
     workers: int = SEND_WORKERS,
 ) -> SyncResult:
     """
-    Send the interactions in (watermark, until) to the tracker, at most ``max_events`` of them.
+    Send the interactions inserted after the watermark and timed in [from_ts, until) to the
+    tracker, in ingestion order, at most ``max_events`` of them.
 
     ``state`` holds the watermark and must be a connection of its own (it commits per chunk
     while ``source`` keeps its read transaction open for the cursor).
@@ -220,17 +225,24 @@ def sync_events(
             )
             if cur.rowcount:
                 log.info("Watermark of %s moved to %s for this run.", tracker, restart_from.isoformat())
-        since_ts, since_key, _, _ = cur.execute(
+        since_ts, since_key, _, _, since_xid, from_ts = cur.execute(
             compose("event_sync/read_state.sql", schema=schema), {"tracker": tracker}
         ).fetchone()
     state.commit()
 
     result = SyncResult(since=_iso(since_ts), watermark=_iso(since_ts), until=_iso(until))
-    if since_ts >= until:
-        log.info("Watermark %s is not before the run's end %s; nothing to send.", since_ts, until)
+    if from_ts >= until:
+        log.info("Sending starts at %s, not before the run's end %s; nothing to send.", from_ts, until)
         return result
     users: set[str] = set()
-    params = {"since": since_ts, "since_key": since_key, "until": until, "max_events": max_events}
+    params = {
+        "since_xid": since_xid,
+        "since": since_ts,
+        "since_key": since_key,
+        "from_ts": from_ts,
+        "until": until,
+        "max_events": max_events,
+    }
     advance = compose("event_sync/advance_state.sql", schema=schema)
     if source.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         source.read_only = True  # the source is only read; say so to the server
@@ -242,6 +254,7 @@ def sync_events(
             advance,
             {
                 "tracker": tracker,
+                "last_xid": last.ingest_xid,
                 "last_ts": last.occurred_at,
                 "last_key": last.event_key,
                 "sent": len(chunk),

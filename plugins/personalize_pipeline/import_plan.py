@@ -5,14 +5,21 @@ The export DAG writes one interactions partition per data interval plus items an
 snapshots, each with a validation report. A FULL run imports the whole interactions folder and
 the newest snapshots; an UPDATE run imports, INCREMENTAL, only the partitions no import has
 brought in since the last FULL one (none when event sync already streams interactions). Either
-way every partition the run relies on must exist and have passed validation, and a FULL run
-checks the service's training minimums on the reports' counts.
+way every partition the run relies on must exist and have passed validation, and the service's
+training minimums are checked over what the dataset will hold after the import: the FULL run's
+partitions, or those imported since the last FULL one plus the new ones.
+
+Users with 2+ interactions do not add up over partitions (a user with one interaction in each
+of two partitions counts in neither), so the reports' per-partition counts give only a lower
+bound, their largest. When that bound is short of the minimum and several partitions are
+involved, one query over the store counts the union exactly (:func:`users_with_two_in_store`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -65,6 +72,7 @@ class ImportPlan:
     snapshots: dict[str, str] = field(default_factory=dict)  # items/users slug -> snapshot file
     interactions_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    users_with_two: int | None = None  # over the dataset after the import (None: not checked)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +103,26 @@ def _read_report(s3, uri: str) -> dict[str, Any] | None:
     return json.loads(s3.read_key(key, bucket_name=bucket))
 
 
+UsersWithTwoCounter = Callable[[datetime, datetime], int]
+
+
+def users_with_two_in_store(cfg: PipelineConfig) -> UsersWithTwoCounter:
+    """Counts users with 2+ interactions in [start, end) with the interactions export's query."""
+
+    def count(start: datetime, end: datetime) -> int:
+        from psycopg import sql
+
+        from personalize_pipeline.db import connect
+        from personalize_pipeline.sql_files import compose, read_sql
+
+        query_file = next(s for s in cfg.dataset_specs() if s.slug == "interactions").query_file
+        statement = compose("imports/users_with_two.sql", query=sql.SQL(read_sql(query_file)))
+        with connect(cfg.connections.source_db, autocommit=True) as conn:
+            return conn.execute(statement, {"start": start, "end": end}).fetchone()[0]
+
+    return count
+
+
 def plan_imports(
     cfg: PipelineConfig,
     *,
@@ -102,8 +130,14 @@ def plan_imports(
     import_mode: str,
     interval_end: datetime,
     already_imported: set[str],
+    count_users_with_two: UsersWithTwoCounter | None = None,
 ) -> ImportPlan:
-    """The imports of one retraining run; raises before any paid call if an export is not ready."""
+    """
+    The imports of one retraining run; raises before any paid call if an export is not ready.
+
+    ``count_users_with_two`` counts exactly over a time range when the reports cannot tell
+    (default: :func:`users_with_two_in_store`).
+    """
     intervals = export_intervals(cfg.schedules.export or "@monthly", cfg.start_date, interval_end)
     if not intervals:
         raise ExportsNotReadyError(
@@ -127,6 +161,16 @@ def plan_imports(
         else:
             rows += report["rows"]
             # Counted per partition, so the largest is a lower bound on the whole dataset's count.
+            users_with_two = max(users_with_two, report["stats"].get("users_with_two_or_more", 0))
+    # An INCREMENTAL import adds to what the dataset holds since its last FULL import.
+    held = sorted(already_imported - set(wanted)) if import_mode == "INCREMENTAL" and wanted else []
+    unknown = []
+    for label in held:
+        report = _read_report(s3, report_file(cfg.s3, "interactions", label))
+        if report is None or not report["ok"]:
+            unknown.append(label)  # its report is gone (cleanup): the dataset's size is unknown
+        else:
+            rows += report["rows"]
             users_with_two = max(users_with_two, report["stats"].get("users_with_two_or_more", 0))
 
     plan = ImportPlan(
@@ -154,22 +198,19 @@ def plan_imports(
             retryable=not any("failed validation" in p for p in problems),
         )
 
+    if unknown:
+        plan.notes.append(f"minimums not checked: no report for imported partitions {unknown}")
+    elif wanted:
+        dataset = set(wanted) | set(held)
+        if users_with_two < MIN_USERS_WITH_TWO and len(dataset) > 1:
+            # A user active in several partitions may reach 2 only in the union: count it.
+            spans = [(start, end) for start, end in intervals if partition_label(start) in dataset]
+            counter = count_users_with_two or users_with_two_in_store(cfg)
+            users_with_two = counter(min(s for s, _ in spans), max(e for _, e in spans))
+            plan.notes.append(f"users with 2+ interactions: {users_with_two} over {len(dataset)} partitions")
+        plan.users_with_two = users_with_two
+        _check_minimums(cfg, rows, users_with_two)
     if import_mode == "FULL":
-        check = ValidationReport(uri=dataset_folder(cfg.s3, "interactions"), dataset_type="INTERACTIONS")
-        exact = len(wanted) == 1
-        if users_with_two < MIN_USERS_WITH_TWO and not exact:
-            # A user active in several partitions may reach 2 only in the union: not provable here.
-            plan.notes.append(
-                f"users with 2+ interactions: at least {users_with_two} (counted per partition)"
-            )
-            users_with_two = MIN_USERS_WITH_TWO
-        check.add_minimum_problems(rows, users_with_two)
-        if not check.ok:
-            raise DatasetValidationError(
-                f"{check.uri}: the partitions to import fail the service's minimums "
-                f"({MIN_INTERACTIONS} interactions, {MIN_USERS_WITH_TWO} users with 2+): "
-                + "; ".join(e for examples in check.problems.values() for e in examples)
-            )
         plan.interactions = [dataset_folder(cfg.s3, "interactions")]
     else:
         plan.interactions = [dataset_file(cfg.s3, "interactions", label) for label in wanted]
@@ -184,6 +225,17 @@ def plan_imports(
         plan.snapshots,
     )
     return plan
+
+
+def _check_minimums(cfg: PipelineConfig, rows: int, users_with_two: int) -> None:
+    check = ValidationReport(uri=dataset_folder(cfg.s3, "interactions"), dataset_type="INTERACTIONS")
+    check.add_minimum_problems(rows, users_with_two)
+    if not check.ok:
+        raise DatasetValidationError(
+            f"{check.uri}: the partitions to import fail the service's minimums "
+            f"({MIN_INTERACTIONS} interactions, {MIN_USERS_WITH_TWO} users with 2+): "
+            + "; ".join(e for examples in check.problems.values() for e in examples)
+        )
 
 
 def already_imported(*, db_conn_id: str, schema: str, dataset_group: str, dataset: str) -> set[str]:

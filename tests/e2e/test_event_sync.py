@@ -322,3 +322,71 @@ def test_max_events_per_run_caps_a_run_and_the_next_one_continues(env, aws_clien
     assert rest.since == capped.watermark
     assert capped.events + rest.events == len(_source(url, START, until))
     assert _state(env)[:2] == (END + timedelta(minutes=20), "o:O-SYNC-1:2")
+
+
+def _tracking_id(env) -> str:
+    personalize = env["personalize"]
+    tracker_arn = personalize.list_event_trackers(datasetGroupArn=env["group"])["eventTrackers"][0][
+        "eventTrackerArn"
+    ]
+    return personalize.describe_event_tracker(eventTrackerArn=tracker_arn)["eventTracker"]["trackingId"]
+
+
+def _sync(env, aws_clients, run_id: str, until: datetime):
+    from personalize_pipeline.event_sync import initial_watermark, sync_events
+
+    cfg, url = env["cfg"], env["database_url"]
+    with psycopg.connect(url) as source, psycopg.connect(url) as state:
+        return sync_events(
+            source=source,
+            state=state,
+            client=aws_clients("personalize-events"),
+            tracking_id=_tracking_id(env),
+            tracker=TRACKER,
+            schema=cfg.cache_schema,
+            initial_ts=initial_watermark(cfg, until),
+            until=until,
+            max_events=1_000_000,
+            run_id=run_id,
+        )
+
+
+def _insert_event(conn, event_id: int, occurred_at: datetime) -> None:
+    customer, product = conn.execute(
+        "SELECT (SELECT min(customer_id) FROM store.customers), (SELECT min(product_id) FROM store.products)"
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO store.events (event_id, customer_id, product_id, event_type, occurred_at) "
+        "VALUES (%s, %s, %s, 'view', %s)",
+        (event_id, customer, product, occurred_at),
+    )
+
+
+def test_a_row_inserted_late_with_an_older_time_is_sent_by_the_next_run(env, aws_clients, resent):
+    url = env["database_url"]
+    until = END + timedelta(hours=3)  # past every row: the one at END + 150 min holds back the rest
+    assert _sync(env, aws_clients, "late-before", until).events == 1  # that row, due now
+    assert _sync(env, aws_clients, "late-again", until).events == 0  # caught up
+    late = END - timedelta(days=3)  # older than the watermark's time, after the last export interval
+    with psycopg.connect(url) as conn:
+        _insert_event(conn, 9_000_001, late)
+    result = _sync(env, aws_clients, "late-after", until)
+    assert result.events == 1
+    assert _state(env)[:2] == (late, "e:9000001")
+    assert sorted(_stored(env)) == sorted(_source(url, START, until))
+
+
+def test_an_open_transaction_holding_a_lower_key_is_not_skipped(env, aws_clients, resent):
+    url = env["database_url"]
+    until = END + timedelta(hours=3)
+    _sync(env, aws_clients, "open-before", until)
+    with psycopg.connect(url) as slow:
+        _insert_event(slow, 9_000_101, END - timedelta(days=2))  # its transaction id is the lower one
+        with psycopg.connect(url) as fast:
+            _insert_event(fast, 9_000_102, END - timedelta(days=1))  # commits first
+        held = _sync(env, aws_clients, "open-during", until)
+        assert held.events == 0  # the committed row waits behind the open transaction
+    released = _sync(env, aws_clients, "open-after", until)  # `slow` committed on leaving the block
+    assert released.events == 2
+    assert _state(env)[1] == "e:9000102"
+    assert sorted(_stored(env)) == sorted(_source(url, START, until))

@@ -218,3 +218,22 @@ def test_an_export_past_two_part_sizes_is_uploaded_in_parts_and_equals_a_bare_co
         s3.head_object(Bucket=bucket, Key=key, PartNumber=3)["ContentLength"]
         == len(expected) - 2 * PART_BYTES
     )
+
+
+@pytest.mark.parametrize(("query_file", "table"), [("items.sql", "products"), ("users.sql", "customers")])
+def test_snapshots_hold_what_existed_at_the_interval_end(pipeline_env, query_file, table):
+    from devenv import datagen
+    from personalize_pipeline.extract import copy_query_blocks
+
+    url = pipeline_env["database_url"]
+    datagen.load(url, datagen.generate("tiny"))
+    with psycopg.connect(url) as conn:
+        end, total = conn.execute(
+            f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at), count(*) FROM store.{table}"
+        ).fetchone()
+        existed = conn.execute(f"SELECT count(*) FROM store.{table} WHERE created_at < %s", [end]).fetchone()[
+            0
+        ]
+    assert 0 < existed < total  # some rows were created after the interval's end
+    body = b"".join(copy_query_blocks("store_db", f"extract/{query_file}", {"start": end, "end": end}))
+    assert body.decode().count("\n") - 1 == existed

@@ -8,9 +8,12 @@ PutEvents, so the models see recent behaviour between retrainings.
    (`dataset_group` and `event_sync.tracker_name` in the pipeline's file). The interactions
    dataset itself comes from the export/retrain DAGs; until it exists the sync is skipped and
    the watermark stays where it is.
-2. **send_events**: interactions with `watermark < (time, source key)` and time before the
-   run's end (the data interval end; `run_after` for a manual run), oldest first, at most
-   `event_sync.max_events_per_run`. They go out per user and session, 1–10 events per call.
+2. **send_events**: interactions inserted after the watermark, in ingestion order
+   (inserting transaction id, time, source key), read only below the oldest transaction still
+   open so a late commit is never skipped, at most `event_sync.max_events_per_run`. A row timed
+   at or after the run's end (the data interval end; `run_after` for a manual run) is not due:
+   it and the rows inserted after it wait for a later run. A row inserted late with an old time
+   is sent. They go out per user and session, 1–10 events per call.
    Each eventId is the interaction's source key (`e:<event_id>` for `store.events`,
    `o:<order_id>:<line_no>` for order lines), so a rerun or a retry never counts an event
    twice: Personalize uses an eventId once. The session is the user's UTC day.
@@ -20,10 +23,11 @@ first run starts it at the end of the newest export interval that has ended by t
 (`schedules.export` from `start_date`; `start_date` midnight UTC if none has ended yet): the
 history up to there reaches Personalize through the retraining DAGs' bulk imports, and on AWS a
 FULL import does not replace events sent with PutEvents, so sending it here too would duplicate
-it. Event sync covers what is newer. The watermark moves only after a chunk's calls all
-succeeded, committed per chunk: a failed run resumes where it stopped. `restart_from` (run
-parameter) moves it once for that run, e.g. to resend a period; moved before the end of the last
-export interval, it resends history the bulk imports already hold.
+it. Event sync covers what is timed after that (`from_ts`) and inserted since. The watermark
+moves only after a chunk's calls all succeeded, committed per chunk: a failed run resumes where
+it stopped. `restart_from` (run parameter) moves it once for that run, e.g. to resend everything
+timed from then; moved before the end of the last export interval, it resends history the bulk
+imports already hold.
 
 Throttling: the events client retries in botocore's adaptive mode (10 attempts); a
 ThrottlingException that still gets through is retried with backoff, then the task retries.

@@ -12,7 +12,8 @@ partition and its row count, and the retraining DAGs list the folders as inlets,
 graph shows the lineage. Scheduling stays time-based (backfills need data intervals).
 
 Nothing here calls Personalize: the retraining DAGs import what this DAG wrote. Snapshots hold
-the catalogue as it is when the run executes (the store keeps no history of it).
+the products and customers created before the interval's end, with their current attributes
+(the store keeps no history of changes or deletions).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def export(
             db_conn_id=cfg.connections.source_db,
             aws_conn_id=cfg.connections.aws,
             spec=spec,
-            params={"start": data_interval_start, "end": data_interval_end} if slug == "interactions" else {},
+            # Snapshots take the interval's end too: a backfill exports the catalogue as of then.
+            params={"start": data_interval_start, "end": data_interval_end},
             s3_uri=dataset_file(cfg.s3, slug, label),
             report_uri=report_file(cfg.s3, slug, label),
             # One interval is a slice of the dataset: the service's minimums apply to the whole, at import.
