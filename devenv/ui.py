@@ -13,7 +13,7 @@ import sys
 import psycopg
 
 from devenv import process_tree
-from devenv.postgres import LOCAL_DIR, apply_schema, database_url
+from devenv.postgres import LOCAL_DIR, airflow_database_url, apply_schema, database_url
 
 PORT = 4566
 
@@ -37,7 +37,12 @@ def main() -> int:
         from personalize_pipeline.pipelines import pipeline_files
 
         os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only
-        configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
+        configure(
+            LOCAL_DIR / "airflow",
+            db_url=db_url,
+            aws_endpoint_url=endpoint,
+            metadata_db_url=airflow_database_url(db_url),
+        )
         migrate()
         for path in pipeline_files():
             try:
