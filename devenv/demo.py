@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 
 from devenv.postgres import LOCAL_DIR, airflow_database_url, apply_schema, database_url
@@ -44,9 +43,9 @@ def run(size: str, use_real_aws: bool) -> int:
         if not use_real_aws:
             from local_aws.testing import running_endpoint
 
-            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-"))
+            # The UI command's state dir: its runs find their exports, jobs and versions there.
             step = os.environ.get("LOCAL_PERSONALIZE_STEP_SECONDS", "0.5")
-            endpoint = stack.enter_context(running_endpoint(data_dir, step_seconds=float(step)))
+            endpoint = stack.enter_context(running_endpoint(LOCAL_DIR / "aws", step_seconds=float(step)))
             t = _step(f"local AWS endpoint on {endpoint}", t)
 
         from devenv.airflow_env import configure, migrate
