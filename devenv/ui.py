@@ -1,5 +1,6 @@
 """
-The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, `airflow standalone`.
+The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, and
+Airflow's components on loopback only (devenv.airflow_services).
 
 Stops everything it started on Ctrl-C, SIGTERM or SIGHUP (see devenv.process_tree).
 Loads the demo data if the store is empty.
@@ -7,7 +8,6 @@ Loads the demo data if the store is empty.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import psycopg
@@ -36,7 +36,6 @@ def main() -> int:
         from personalize_pipeline.config import ConfigError, load_config
         from personalize_pipeline.pipelines import pipeline_files
 
-        os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only
         configure(
             LOCAL_DIR / "airflow",
             db_url=db_url,
@@ -51,7 +50,7 @@ def main() -> int:
                 print(error)
         print(f"Local AWS endpoint {endpoint}; Airflow UI on http://127.0.0.1:8080 (Ctrl-C stops all)")
         # Any stop signal takes down every Airflow component, then the endpoint (leaving this block).
-        return process_tree.run([sys.executable, "-m", "airflow", "standalone"])
+        return process_tree.run([sys.executable, "-m", "devenv.airflow_services"])
 
 
 if __name__ == "__main__":
