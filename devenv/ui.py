@@ -13,9 +13,9 @@ import sys
 import psycopg
 
 from devenv import process_tree
-from devenv.postgres import LOCAL_DIR, airflow_database_url, apply_schema, database_url
+from devenv.postgres import LOCAL_DIR, apply_schema, database_url
 
-PORT = 4566
+PORT = 4566  # devenv.airflow_cli.LOCAL_ENDPOINT
 
 
 def main() -> int:
@@ -31,17 +31,13 @@ def main() -> int:
     from local_aws.testing import running_endpoint
 
     with running_endpoint(LOCAL_DIR / "aws", step_seconds=1.0, port=PORT) as endpoint:
-        from devenv.airflow_env import configure, migrate
+        from devenv.airflow_cli import configure_local
+        from devenv.airflow_env import migrate
         from devenv.demo import create_bucket
         from personalize_pipeline.config import ConfigError, load_config
         from personalize_pipeline.pipelines import pipeline_files
 
-        configure(
-            LOCAL_DIR / "airflow",
-            db_url=db_url,
-            aws_endpoint_url=endpoint,
-            metadata_db_url=airflow_database_url(db_url),
-        )
+        configure_local(endpoint)
         migrate()
         for path in pipeline_files():
             try:
