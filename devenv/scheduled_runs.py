@@ -43,7 +43,7 @@ def _scheduled_run_factory(info) -> Iterator[None]:
     def create(*, dag, conf, session, **_manual_run_fields):
         from airflow.models.dag import DagModel
         from airflow.models.dagrun import DagRun
-        from airflow.utils import timezone
+        from airflow.sdk import timezone
         from airflow.utils.state import DagRunState
         from airflow.utils.types import DagRunTriggeredByType, DagRunType
         from sqlalchemy import select
