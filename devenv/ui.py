@@ -8,6 +8,7 @@ Loads the demo data if the store is empty.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import psycopg
@@ -16,6 +17,11 @@ from devenv import process_tree
 from devenv.postgres import LOCAL_DIR, apply_schema, database_url
 
 PORT = 4566  # devenv.airflow_cli.LOCAL_ENDPOINT
+# Each local job holds every intermediate status this long, so none ends within ~20 s of its start.
+# A trigger that fires sooner can beat the scheduler to the LocalExecutor's "success" event of the
+# worker that deferred (8.5 s late on a busy machine), and Airflow 3.3.2 then fails the resumed
+# task as "killed externally" (see the README's knobs). Real jobs take minutes.
+STEP_SECONDS = 10.0
 
 
 def main() -> int:
@@ -30,7 +36,8 @@ def main() -> int:
 
     from local_aws.testing import running_endpoint
 
-    with running_endpoint(LOCAL_DIR / "aws", step_seconds=1.0, port=PORT) as endpoint:
+    step = float(os.environ.get("LOCAL_PERSONALIZE_STEP_SECONDS", STEP_SECONDS))
+    with running_endpoint(LOCAL_DIR / "aws", step_seconds=step, port=PORT) as endpoint:
         from devenv.airflow_cli import configure_local
         from devenv.airflow_env import migrate
         from devenv.demo import create_bucket
