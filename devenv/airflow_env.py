@@ -26,9 +26,21 @@ def aws_connection_json(endpoint_url: str, region: str = "us-east-1") -> str:
     )
 
 
-def configure(airflow_home: Path, *, db_url: str | None = None, aws_endpoint_url: str | None = None) -> None:
-    """Set the environment Airflow reads; must run before ``airflow`` is imported."""
+def configure(
+    airflow_home: Path,
+    *,
+    db_url: str | None = None,
+    aws_endpoint_url: str | None = None,
+    metadata_db_url: str | None = None,
+) -> None:
+    """Set the environment Airflow reads; must run before ``airflow`` is imported.
+
+    ``metadata_db_url`` (SQLAlchemy) holds Airflow's own tables unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+    is set already; without either, Airflow uses SQLite under ``airflow_home`` (as the tests do).
+    """
     airflow_home.mkdir(parents=True, exist_ok=True)
+    if metadata_db_url:
+        os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", metadata_db_url)
     os.environ.update(
         {
             "AIRFLOW_HOME": str(airflow_home),
@@ -56,7 +68,7 @@ def set_connections(*, db_url: str | None, aws_endpoint_url: str | None) -> None
 
 
 def migrate() -> None:
-    """Create or upgrade Airflow's metadata database (SQLite under AIRFLOW_HOME)."""
+    """Create or upgrade Airflow's metadata database."""
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True
     )

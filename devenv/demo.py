@@ -13,10 +13,10 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 
-from devenv.postgres import LOCAL_DIR, apply_schema, database_url
+from devenv.postgres import LOCAL_DIR, airflow_database_url, apply_schema, database_url
+from devenv.scheduled_runs import interval_infos, run_scheduled
 
 
 def _step(label: str, started: float) -> float:
@@ -43,16 +43,21 @@ def run(size: str, use_real_aws: bool) -> int:
         if not use_real_aws:
             from local_aws.testing import running_endpoint
 
-            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-"))
+            # The UI command's state dir: its runs find their exports, jobs and versions there.
             step = os.environ.get("LOCAL_PERSONALIZE_STEP_SECONDS", "0.5")
-            endpoint = stack.enter_context(running_endpoint(data_dir, step_seconds=float(step)))
+            endpoint = stack.enter_context(running_endpoint(LOCAL_DIR / "aws", step_seconds=float(step)))
             t = _step(f"local AWS endpoint on {endpoint}", t)
 
         from devenv.airflow_env import configure, migrate
 
         # Task logs stay in the log files; the console gets warnings and the summary.
         os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-        configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
+        configure(
+            LOCAL_DIR / "airflow",
+            db_url=db_url,
+            aws_endpoint_url=endpoint,
+            metadata_db_url=airflow_database_url(db_url),
+        )
         migrate()
         t = _step("Airflow metadata database ready", t)
         from personalize_pipeline.config import load_config
@@ -64,10 +69,9 @@ def run(size: str, use_real_aws: bool) -> int:
         data_end = (datagen.END + datagen.pd.Timedelta(seconds=1)).to_pydatetime()
         exported = _backfill_exports(bag, cfg, data_end)
         t = _step(f"personalize_export: {exported} monthly partitions", t)
-        full = bag.get_dag("personalize_retrain_full").test(
-            logical_date=_last_interval_end(cfg, data_end),
-            run_conf={"poll_seconds": 2} if endpoint else {},
-        )
+        retrain = bag.get_dag("personalize_retrain_full")
+        last_interval = interval_infos(retrain, cfg.start, data_end)[-1]
+        full = run_scheduled(retrain, last_interval, run_conf={"poll_seconds": 2} if endpoint else {})
         t = _step(f"personalize_retrain_full finished: {full.state}", t)
         _print_task_times(full)
         if str(full.state) != "success":
@@ -109,24 +113,16 @@ def _dag_bag():
     return bag
 
 
-def _last_interval_end(cfg, data_end):
-    """A run triggered at the end of an interval covers that interval."""
-    from personalize_pipeline.import_plan import export_intervals
-
-    return export_intervals(cfg.schedules.export, cfg.start_date, data_end)[-1][1]
-
-
 def _backfill_exports(bag, cfg, data_end) -> int:
-    """One export run per interval of the demo data's history, as a backfill would run them."""
-    from personalize_pipeline.import_plan import export_intervals
-
+    """One export run per interval of the demo data's history, each the run the scheduler would make."""
     dag = bag.get_dag("personalize_export")
-    intervals = export_intervals(cfg.schedules.export, cfg.start_date, data_end)
-    for start, end in intervals:
-        run = dag.test(logical_date=end)
+    infos = interval_infos(dag, cfg.start, data_end)
+    for info in infos:
+        run = run_scheduled(dag, info)
         if str(run.state) != "success":
-            raise RuntimeError(f"personalize_export failed for the interval starting {start:%Y-%m-%d}")
-    return len(intervals)
+            started = info.logical_date
+            raise RuntimeError(f"personalize_export failed for the interval starting {started:%Y-%m-%d}")
+    return len(infos)
 
 
 def _print_task_times(dag_run) -> None:

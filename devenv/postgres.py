@@ -90,6 +90,34 @@ def airflow_connection_json(url: str) -> str:
     return json.dumps(conn)
 
 
+def airflow_database_url(url: str, name: str = "airflow") -> str:
+    """SQLAlchemy URL of Airflow's metadata database: database ``name`` on url's server, created if missing.
+
+    SQLite (Airflow's default) locks the whole file per write, so a CLI command such as ``airflow
+    backfill create`` failed with "database is locked" while the scheduler ran.
+    """
+    from sqlalchemy.engine import URL
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(url)
+    host = str(params.get("host") or "")
+    socket_dir = host.startswith("/")
+    address = URL.create(
+        "postgresql+psycopg2",
+        username=params.get("user"),
+        password=params.get("password") or None,
+        host=None if socket_dir else host or None,
+        port=None if socket_dir or not params.get("port") else int(params["port"]),
+        database=name,
+    ).render_as_string(hide_password=False)
+    # A socket directory goes in the query, unescaped: Airflow's config reads '%' as interpolation.
+    if not socket_dir:
+        return address
+    return f"{address}?host={host}" + (f"&port={params['port']}" if params.get("port") else "")
+
+
 def apply_schema(url: str) -> None:
     """Create the store schema and tables if missing (the SQL file is idempotent)."""
     with psycopg.connect(url) as conn:

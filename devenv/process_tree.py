@@ -1,5 +1,5 @@
 """
-Run a command with children of its own (``airflow standalone``) and stop all of it on any signal.
+Run a command with children of its own (Airflow's components) and stop all of it on any signal.
 
 Signalling only the parent orphans its components (scheduler, API server, triggerer, DAG
 processor, workers) and leaves port 8080 held. So on SIGINT, SIGTERM or SIGHUP every descendant
@@ -25,10 +25,15 @@ class _Stop(Exception):
 
 def stop_tree(root: psutil.Process, grace: float) -> list[int]:
     """Terminate ``root`` and every descendant; returns the pids that had to be killed."""
-    try:
-        family = [*root.children(recursive=True), root]
-    except psutil.NoSuchProcess:
-        return []
+    return stop_trees([root], grace)
+
+
+def stop_trees(roots: Sequence[psutil.Process], grace: float) -> list[int]:
+    """:func:`stop_tree` of several roots at once, so their grace periods overlap."""
+    family: list[psutil.Process] = []
+    for root in roots:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family += [*root.children(recursive=True), root]
     for process in family:  # descendants first: children before the parent
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()

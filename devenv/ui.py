@@ -1,5 +1,6 @@
 """
-The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, `airflow standalone`.
+The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, and
+Airflow's components on loopback only (devenv.airflow_services).
 
 Stops everything it started on Ctrl-C, SIGTERM or SIGHUP (see devenv.process_tree).
 Loads the demo data if the store is empty.
@@ -15,7 +16,12 @@ import psycopg
 from devenv import process_tree
 from devenv.postgres import LOCAL_DIR, apply_schema, database_url
 
-PORT = 4566
+PORT = 4566  # devenv.airflow_cli.LOCAL_ENDPOINT
+# Each local job holds every intermediate status this long, so none ends within ~20 s of its start.
+# A trigger that fires sooner can beat the scheduler to the LocalExecutor's "success" event of the
+# worker that deferred (8.5 s late on a busy machine), and Airflow 3.3.2 then fails the resumed
+# task as "killed externally" (see the README's knobs). Real jobs take minutes.
+STEP_SECONDS = 10.0
 
 
 def main() -> int:
@@ -30,14 +36,15 @@ def main() -> int:
 
     from local_aws.testing import running_endpoint
 
-    with running_endpoint(LOCAL_DIR / "aws", step_seconds=1.0, port=PORT) as endpoint:
-        from devenv.airflow_env import configure, migrate
+    step = float(os.environ.get("LOCAL_PERSONALIZE_STEP_SECONDS", STEP_SECONDS))
+    with running_endpoint(LOCAL_DIR / "aws", step_seconds=step, port=PORT) as endpoint:
+        from devenv.airflow_cli import configure_local
+        from devenv.airflow_env import migrate
         from devenv.demo import create_bucket
         from personalize_pipeline.config import ConfigError, load_config
         from personalize_pipeline.pipelines import pipeline_files
 
-        os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only
-        configure(LOCAL_DIR / "airflow", db_url=db_url, aws_endpoint_url=endpoint)
+        configure_local(endpoint)
         migrate()
         for path in pipeline_files():
             try:
@@ -46,7 +53,7 @@ def main() -> int:
                 print(error)
         print(f"Local AWS endpoint {endpoint}; Airflow UI on http://127.0.0.1:8080 (Ctrl-C stops all)")
         # Any stop signal takes down every Airflow component, then the endpoint (leaving this block).
-        return process_tree.run([sys.executable, "-m", "airflow", "standalone"])
+        return process_tree.run([sys.executable, "-m", "devenv.airflow_services"])
 
 
 if __name__ == "__main__":

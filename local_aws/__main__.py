@@ -24,11 +24,16 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from werkzeug.serving import make_server  # noqa: E402
 
 from .personalize.quotas import Quotas  # noqa: E402
 from .personalize.service import PersonalizeService  # noqa: E402
+from .s3_store import PersistentS3  # noqa: E402
 from .server import Router  # noqa: E402
 
 
@@ -37,14 +42,17 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566, help="0 picks a free port")
-    parser.add_argument("--data-dir", default=".local/aws", help="state, imported data and models")
+    parser.add_argument("--data-dir", default=".local/aws", help="state, data, models, S3")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+    # S3 objects live in moto's memory and, written through, under <data dir>/s3 (see s3_store).
+    s3 = PersistentS3(DomainDispatcherApplication(create_backend_app), Path(args.data_dir) / "s3")
+    restored = s3.restore()
     # Bind first (to learn the real port), then build the service that calls S3 on it.
-    router = Router(personalize_app=None)
+    router = Router(personalize_app=None, other_app=s3)
     server = make_server(args.host, args.port, router, threaded=True, request_handler=MotoRequestHandler)
     host, port = server.server_address[:2]
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    logging.getLogger("local_aws").info("S3: %d objects restored from %s", restored, s3.root)
     print(f"local_aws ready on {url}", flush=True)
     try:
         server.serve_forever()

@@ -1,0 +1,57 @@
+"""
+``python -m devenv.airflow_services``: Airflow's four components, listening on loopback only.
+
+What ``airflow standalone`` runs (api-server, scheduler, dag-processor, triggerer), started here
+because standalone offers no way to bind the log servers: the scheduler and the triggerer each
+start one on every interface (``serve_logs`` binds host "", ports 8793 and 8794, with no setting).
+Here they run with ``--skip-serve-logs``: on one machine the API server reads task logs from the
+shared log folder. The API server binds ``[api] host`` (default here 127.0.0.1) and ``[api] port``.
+
+When any component exits, the others are stopped, so the UI command never keeps half of Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+
+from devenv.process_tree import stop_trees
+
+GRACE_SECONDS = 30.0
+
+
+def commands(host: str, port: int) -> dict[str, list[str]]:
+    airflow = [sys.executable, "-m", "airflow"]
+    return {
+        "api-server": [*airflow, "api-server", "--host", host, "--port", str(port)],
+        "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [*airflow, "dag-processor"],
+        "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
+    }
+
+
+def main() -> int:
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    host = os.environ["AIRFLOW__API__HOST"]
+    port = int(os.environ.get("AIRFLOW__API__PORT", "8080"))
+    # Workers reach the API server at the address it binds, not at "localhost" (which may be ::1).
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://{host}:{port}/execution/")
+    children = {name: subprocess.Popen(command) for name, command in commands(host, port).items()}
+    try:
+        while True:
+            exited = {name: child.returncode for name, child in children.items() if child.poll() is not None}
+            if exited:
+                print(f"Airflow component(s) exited: {exited}; stopping the others", flush=True)
+                return 1
+            time.sleep(0.5)
+    finally:
+        running = [psutil.Process(c.pid) for c in children.values() if c.poll() is None]
+        stop_trees(running, GRACE_SECONDS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
