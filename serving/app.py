@@ -1,0 +1,257 @@
+"""The FastAPI application: routes, and the start-up that opens the pool and background tasks.
+
+``create_app(settings)`` builds it; ``python -m serving`` runs it under uvicorn. OpenAPI docs are
+at /docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from serving import errors
+from serving.auth import require_api_key
+from serving.campaign import CampaignClient
+from serving.clock import request_now
+from serving.database import UNAVAILABLE, Statements, fetch, open_pool, set_up
+from serving.errors import RequestProblem
+from serving.events import store_event
+from serving.exposures import ExposureLog
+from serving.fallbacks import FallbackLists
+from serving.models import (
+    MAX_ID,
+    MAX_RESULTS,
+    NO_NUL,
+    CacheHealth,
+    EventIn,
+    EventStored,
+    ExposureHealth,
+    Health,
+    Item,
+    ItemSegment,
+    RecommendationRequest,
+    Recommendations,
+    SimilarItems,
+)
+from serving.recommend import Answer, DatabaseDown, Recommender
+from serving.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=NO_NUL)]
+ItemId = UserId
+NumResults = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
+Now = Annotated[datetime, Depends(request_now)]
+
+
+class Service:
+    """Everything a request needs, built at start-up."""
+
+    def __init__(self, settings: Settings):
+        config = settings.config
+        self.settings, self.config = settings, config
+        self.statements = Statements(config)
+        self.pool = open_pool(
+            settings.database_url,
+            timeout=config.serving.db_timeout_seconds,
+            size=config.serving.pool_size,
+            name="cache",
+        )
+        same = settings.source_database_url == settings.database_url
+        self.source_pool = (
+            self.pool
+            if same
+            else open_pool(
+                settings.source_database_url,
+                timeout=config.serving.db_timeout_seconds,
+                size=config.serving.pool_size,
+                name="source",
+            )
+        )
+        fallbacks = config.fallbacks
+        self.fallbacks = FallbackLists(
+            self.pool,
+            self.statements,
+            {"popular": fallbacks.popular.cache_table, "trending": fallbacks.trending.cache_table},
+        )
+        uses_campaign = any(v.source.campaign for e in config.experiments.values() for v in e.variants)
+        self.campaign = (
+            CampaignClient(config, config.serving.campaign_timeout_seconds) if uses_campaign else None
+        )
+        self.recommender = Recommender(config, self.statements, self.pool, self.fallbacks, self.campaign)
+        self.exposures = ExposureLog(
+            settings.database_url, self.statements, config.serving.exposure_buffer_size
+        )
+        self.is_set_up = False
+        self.tasks: list[asyncio.Task] = []
+
+    async def set_up(self) -> None:
+        """Create what the API writes to, if the database answers (else retried by ``maintain``)."""
+        try:
+            await asyncio.wait_for(set_up(self.settings.database_url, self.config), 10)
+            self.is_set_up = True
+        except (*UNAVAILABLE, OSError) as error:
+            log.warning("Database not reachable at start-up; serving from memory: %s", error)
+
+    async def maintain(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.serving.popular_refresh_seconds)
+            if not self.is_set_up:
+                await self.set_up()
+            await self.fallbacks.refresh()
+
+    async def start(self) -> None:
+        await self.set_up()
+        await self.pool.open(wait=False)
+        if self.source_pool is not self.pool:
+            await self.source_pool.open(wait=False)
+        await self.fallbacks.refresh()
+        self.tasks = [
+            asyncio.create_task(self.maintain()),
+            asyncio.create_task(self.exposures.keep_flushing(self.config.serving.exposure_flush_seconds)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.exposures.close()
+        if self.campaign is not None:
+            self.campaign.close()
+        await self.pool.close()
+        if self.source_pool is not self.pool:
+            await self.source_pool.close()
+
+    def served(self, answer: Answer) -> dict:
+        return {
+            "recommendation_id": str(uuid.uuid4()),
+            "source": answer.source,
+            "cache_load_id": answer.load_id,
+            "experiment": answer.experiment,
+            "variant": answer.variant,
+            "degraded": answer.degraded,
+        }
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service = Service(settings)
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Personalize recommendations",
+        summary=f"Serves pipeline {settings.config.name!r}: its caches, experiments and events.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    keyed = [Depends(require_api_key)]
+
+    async def recommend(service: Service, user_id: str, n: int, now: datetime) -> Recommendations:
+        answer = await service.recommender.for_user(user_id, n, now)
+        served = service.served(answer)
+        if answer.experiment:
+            service.exposures.record(
+                answer.experiment, answer.variant, user_id, served["recommendation_id"], answer.source, now
+            )
+        items = [Item(item_id=item, score=score) for item, score in answer.values]
+        return Recommendations(user_id=user_id, items=items, **served)
+
+    @app.get("/recommendations/{user_id}", dependencies=keyed)
+    async def get_recommendations(
+        user_id: UserId, service: ServiceDep, now: Now, n: NumResults = 10
+    ) -> Recommendations:
+        """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
+        return await recommend(service, user_id, n, now)
+
+    @app.post("/recommendations", dependencies=keyed)
+    async def post_recommendations(
+        body: RecommendationRequest, service: ServiceDep, now: Now
+    ) -> Recommendations:
+        """The same, in the request shape of the AWS samples."""
+        return await recommend(service, body.user_id, body.num_results, now)
+
+    @app.get("/similar-items/{item_id}", dependencies=keyed)
+    async def similar_items(item_id: ItemId, service: ServiceDep, n: NumResults = 10) -> SimilarItems:
+        """Products like this one; the popular ones for a product the model does not know."""
+        answer = await service.recommender.similar_items(item_id, n)
+        items = [Item(item_id=item, score=score) for item, score in answer.values]
+        return SimilarItems(item_id=item_id, items=items, **service.served(answer))
+
+    @app.get("/item-segments/{item_id}", dependencies=keyed)
+    async def item_segments(item_id: ItemId, service: ServiceDep, n: NumResults = 100) -> ItemSegment:
+        """The customers most likely to buy this product."""
+        answer = await service.recommender.item_segment(item_id, n)
+        if answer is None:
+            raise RequestProblem("path.item_id", "no segment for this product", status=404)
+        users = [user for user, _ in answer.values]
+        return ItemSegment(item_id=item_id, user_ids=users, **service.served(answer))
+
+    @app.post("/events", dependencies=keyed)
+    async def post_event(body: EventIn, service: ServiceDep, now: Now) -> EventStored:
+        """Append an interaction to the store (idempotent by event_id)."""
+        return await store_event(service.source_pool, service.statements, service.config, body, now)
+
+    @app.get("/health")
+    async def health(service: ServiceDep) -> Health:
+        """Each cache's live load, its age and rows; degraded when PostgreSQL does not answer."""
+        live: dict[str, tuple] = {}
+        try:
+            rows = await fetch(service.pool, service.statements.live_loads, {})
+            live = {name: (load_id, count, age) for name, load_id, count, _, age in rows}
+            database = True
+        except UNAVAILABLE:
+            database = False
+        fields = ("load_id", "rows", "age_seconds")
+        caches = {
+            name: CacheHealth(**dict(zip(fields, live.get(name, (None,) * 3), strict=True)))
+            for name in service.config.cache_tables
+        }
+        exposures = service.exposures
+        return Health(
+            status="ok" if database and service.recommender.database_ok else "degraded",
+            database=database,
+            caches=caches,
+            exposures=ExposureHealth(
+                buffered=len(exposures.buffer), written=exposures.written, lost=exposures.lost_total
+            ),
+        )
+
+    @app.get("/ping")
+    async def ping() -> dict:
+        """Liveness only: touches nothing (the benchmark's do-nothing baseline)."""
+        return {"ok": True}
+
+    @app.exception_handler(DatabaseDown)
+    async def _down(request: Request, error: DatabaseDown) -> JSONResponse:
+        return JSONResponse({"errors": [{"field": "database", "message": "unavailable"}]}, 503)
+
+    for unavailable in UNAVAILABLE:
+
+        @app.exception_handler(unavailable)
+        async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+            return JSONResponse({"errors": [{"field": "database", "message": "unavailable"}]}, 503)
+
+    return app
