@@ -64,6 +64,8 @@ class ExposureLog:
 
     async def flush(self) -> None:
         """Write what is buffered (and the drop counts); on failure drop the batch and count it."""
+        if not self.buffer and not self.lost_unrecorded:
+            return
         batch, self.buffer = self.buffer, []
         try:
             conn = await self._connection()

@@ -32,11 +32,11 @@ class FallbackLists:
     refreshed: bool = False  # the last refresh reached the database
 
     def best(self) -> tuple[str, RankedList]:
-        """Popular, or trending when popular is empty."""
-        popular = self.lists.get("popular", RankedList())
-        if popular.items:
+        """Popular, or trending when popular is empty and trending is not."""
+        popular, trending = self.lists.get("popular", RankedList()), self.lists.get("trending", RankedList())
+        if popular.items or not trending.items:
             return "popular", popular
-        return "trending", self.lists.get("trending", RankedList())
+        return "trending", trending
 
     def get(self, kind: str) -> tuple[str, RankedList]:
         """The ``kind`` list if it has items, else the best one."""
