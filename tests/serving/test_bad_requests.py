@@ -46,8 +46,12 @@ def _fields(response) -> list[str]:
         ("post", "/events", {"json": {**EVENT, "user_id": "no-such-customer"}}, "body.user_id"),
         ("post", "/events", {"json": {**EVENT, "item_id": "no-such-product"}}, "body.item_id"),
         ("post", "/events", {"json": {**EVENT, "colour": "red"}}, "body.colour"),
-        ("post", "/events", {"content": b"{not json", "headers": {"content-type": "application/json"}},
-         "body.1"),
+        (
+            "post",
+            "/events",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            "body.1",
+        ),
         ("post", "/events", {"json": ["a", "list"]}, "body"),
     ],
 )
@@ -94,8 +98,16 @@ def _junk(rng: random.Random):
 
 def test_fuzzed_requests_never_answer_500(client):
     rng = random.Random(20261202)
-    keys = ["user_id", "item_id", "event_type", "session_id", "timestamp", "event_id",
-            "recommendation_id", "num_results"]
+    keys = [
+        "user_id",
+        "item_id",
+        "event_type",
+        "session_id",
+        "timestamp",
+        "event_id",
+        "recommendation_id",
+        "num_results",
+    ]
     statuses = set()
     for _ in range(300):
         body = {key: _junk(rng) for key in rng.sample(keys, rng.randrange(len(keys) + 1))}

@@ -24,8 +24,14 @@ def _event_sync(url: str, since: datetime, until: datetime) -> list[tuple]:
 
 
 def _post(client, event_type: str, **extra):
-    event = {"user_id": "srv-c3", "item_id": "srv-p2", "event_type": event_type,
-             "timestamp": int(AT.timestamp()), "event_id": f"evt-{uuid.uuid4()}", **extra}
+    event = {
+        "user_id": "srv-c3",
+        "item_id": "srv-p2",
+        "event_type": event_type,
+        "timestamp": int(AT.timestamp()),
+        "event_id": f"evt-{uuid.uuid4()}",
+        **extra,
+    }
     return event, client.post("/events", json=event)
 
 
@@ -44,7 +50,9 @@ def test_views_and_purchases_reach_the_export_and_event_sync_queries(client, sto
     ]
     synced = _event_sync(store_url, AT - timedelta(seconds=1), AT + timedelta(seconds=3))
     assert [(r[0], r[2]) for r in synced if r[0] == "srv-c3"] == [
-        ("srv-c3", "view"), ("srv-c3", "add_to_cart"), ("srv-c3", "purchase")
+        ("srv-c3", "view"),
+        ("srv-c3", "add_to_cart"),
+        ("srv-c3", "purchase"),
     ]
 
 
@@ -61,7 +69,12 @@ def test_a_purchase_is_an_order_line_at_the_product_price_with_its_ids(client, s
     assert len(row) == 1
     customer, session, recommendation, line, product, quantity, unit_price, price = row[0]
     assert (customer, session, recommendation, line, product, quantity) == (
-        "srv-c3", "s-9", "rec-9", 1, "srv-p2", 1
+        "srv-c3",
+        "s-9",
+        "rec-9",
+        1,
+        "srv-p2",
+        1,
     )
     assert unit_price == price
 
@@ -100,8 +113,10 @@ def test_the_simulated_clock_stamps_events_only_when_enabled(caches, serve, demo
         with serve(demo_config(), caches, simulated_clock=enabled) as client:
             client_event_id = client.post("/events", json=event, headers=header).json()["event_id"]
         with psycopg.connect(store_url) as conn:
-            stamps.append(conn.execute(
-                "SELECT occurred_at FROM store.events WHERE client_event_id = %s", (client_event_id,)
-            ).fetchone()[0])
+            stamps.append(
+                conn.execute(
+                    "SELECT occurred_at FROM store.events WHERE client_event_id = %s", (client_event_id,)
+                ).fetchone()[0]
+            )
     assert stamps[0] > simulated + timedelta(days=1)  # the server's clock (machine time is later)
     assert stamps[1] == simulated

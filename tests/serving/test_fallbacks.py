@@ -79,24 +79,31 @@ def test_database_down_serves_popular_from_memory_and_counts_lost_exposures(cach
         health = client.get("/health").json()
         assert health["status"] == "degraded" and health["database"] is False, health
         assert health["exposures"]["lost"] >= 1
-        assert client.post("/events", json={"user_id": "srv-c1", "item_id": "srv-p1",
-                                            "event_type": "view"}).status_code == 503
+        assert (
+            client.post(
+                "/events", json={"user_id": "srv-c1", "item_id": "srv-p1", "event_type": "view"}
+            ).status_code
+            == 503
+        )
 
 
 def test_lost_exposures_reach_their_table_when_the_database_answers(caches, serve, demo_config):
     config = demo_config(serving={"exposure_buffer_size": 10, "exposure_flush_seconds": 300})
     header = {"X-Simulated-Time": str(IN_EXPERIMENT.timestamp())}
     with psycopg.connect(caches) as conn:
-        before = conn.execute(f"SELECT coalesce(sum(lost), 0) FROM {SCHEMA}.experiment_exposures_lost "
-                              "WHERE minute = %s", (IN_EXPERIMENT,)).fetchone()[0]
+        before = conn.execute(
+            f"SELECT coalesce(sum(lost), 0) FROM {SCHEMA}.experiment_exposures_lost WHERE minute = %s",
+            (IN_EXPERIMENT,),
+        ).fetchone()[0]
     with serve(config, caches, simulated_clock=True) as client:
         for _ in range(15):  # the buffer holds 10: 5 are dropped, none blocks
             assert client.get("/recommendations/srv-c1", headers=header).status_code == 200
         exposures = client.get("/health").json()["exposures"]
         assert (exposures["buffered"], exposures["lost"]) == (10, 5)
     with psycopg.connect(caches) as conn:
-        after = conn.execute(f"SELECT sum(lost) FROM {SCHEMA}.experiment_exposures_lost "
-                             "WHERE minute = %s", (IN_EXPERIMENT,)).fetchone()[0]
+        after = conn.execute(
+            f"SELECT sum(lost) FROM {SCHEMA}.experiment_exposures_lost WHERE minute = %s", (IN_EXPERIMENT,)
+        ).fetchone()[0]
     assert after - before == 5
 
 
@@ -120,8 +127,9 @@ class _Runtime(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(body)
         time.sleep(self.delay)
-        payload = json.dumps({"itemList": [{"itemId": "live-1", "score": 0.9}, {"itemId": "live-2"}],
-                              "recommendationId": "x"}).encode()
+        payload = json.dumps(
+            {"itemList": [{"itemId": "live-1", "score": 0.9}, {"itemId": "live-2"}], "recommendationId": "x"}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -167,14 +175,16 @@ def test_the_campaign_answers_with_the_configured_filter(caches, serve, demo_con
         body = client.get("/recommendations/srv-c1", headers=header, params={"n": 2}).json()
     assert body["source"] == "campaign" and body["cache_load_id"] is None
     assert [i["item_id"] for i in body["items"]] == ["live-1", "live-2"]
-    assert runtime.requests == [{
-        "campaignArn": "arn:aws:personalize:eu-west-1:123456789012:campaign/"
-                       "personalize-pipelines-demo-user-personalization",
-        "userId": "srv-c1",
-        "numResults": 2,
-        "filterArn": "arn:aws:personalize:eu-west-1:123456789012:filter/"
-                     "personalize-pipelines-demo-exclude-purchased",
-    }]
+    assert runtime.requests == [
+        {
+            "campaignArn": "arn:aws:personalize:eu-west-1:123456789012:campaign/"
+            "personalize-pipelines-demo-user-personalization",
+            "userId": "srv-c1",
+            "numResults": 2,
+            "filterArn": "arn:aws:personalize:eu-west-1:123456789012:filter/"
+            "personalize-pipelines-demo-exclude-purchased",
+        }
+    ]
 
 
 def test_a_campaign_timeout_falls_back_to_the_cache(caches, serve, demo_config, runtime):
