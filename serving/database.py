@@ -29,7 +29,7 @@ def open_pool(url: str, *, timeout: float, size: int, name: str) -> AsyncConnect
     statement_ms = max(1, int(timeout * 1000))
     return AsyncConnectionPool(
         url,
-        min_size=1,
+        min_size=size,  # all opened up front: no request pays for a connect
         max_size=size,
         timeout=timeout,
         reconnect_timeout=3600,

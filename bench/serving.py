@@ -1,0 +1,248 @@
+"""Benchmark of the recommendation API (serving/), from the repo root:
+
+    python -m bench.serving [--seconds 2] [--users 20000]
+
+Starts a throwaway PostgreSQL with a user_recommendations cache (25 items per customer) and the
+popular list, runs ``python -m serving`` under uvicorn on 127.0.0.1 in its own process, and
+measures HTTP latency (p50/p99) and throughput at 1, 8 and 32 concurrent keep-alive clients for:
+``/ping`` (a do-nothing route on the same server), ``/recommendations`` outside any experiment,
+``/recommendations`` under an A/A experiment (assignment and exposure logging on), and a bare
+prepared primary-key lookup on the snapshot over psycopg (no HTTP). Then 1M-user bulk assignment
+and an A/A split of 100k users through the chi-square sample-ratio test.
+
+Figures of one run (2 shared cores, other jobs running; client and server on the same machine):
+see the lead's report of the serving work; rerun for current numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 8, 32)
+IN_EXPERIMENT = str(datetime(2026, 11, 5, tzinfo=UTC).timestamp())
+AFTER_EXPERIMENT = str(datetime(2026, 12, 1, tzinfo=UTC).timestamp())
+
+
+def _config(folder: Path) -> None:
+    data = yaml.safe_load((ROOT / "include/pipelines/personalize.yaml").read_text())
+    both = {"solution": "user-personalization"}
+    data["experiments"]["homepage-recs"]["variants"] = [
+        {"name": "a1", "weight": 1, "source": both},
+        {"name": "a2", "weight": 1, "source": both},
+    ]
+    (folder / "bench.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _fill(url: str, users: int) -> None:
+    from devenv import postgres
+    from devenv.airflow_env import set_connections
+    from personalize_pipeline.batch_output import LAYOUTS
+    from personalize_pipeline.snapshots import load_snapshot, whole_table_view
+    from personalize_pipeline.sql_files import compose
+
+    postgres.apply_schema(url)
+    set_connections(db_url=url, aws_endpoint_url=None)
+    rng = np.random.default_rng(7)
+
+    def loader(rows, columns):
+        def fill(conn, table):
+            with conn.cursor().copy(compose("cache/copy_in.sql", table=table, columns=list(columns))) as out:
+                for row in rows:
+                    out.write_row(row)
+            return len(rows), len(rows), 0
+
+        return fill
+
+    layout = LAYOUTS["USER_PERSONALIZATION"]
+    rows = [
+        (f"c{u:06d}", [f"p{i:05d}" for i in rng.integers(0, 4000, 25)], sorted(rng.random(25).tolist()))
+        for u in range(users)
+    ]
+    common = {
+        "db_conn_id": "store_db",
+        "schema": "personalize_cache",
+        "source_uri": "bench://",
+        "lineage": {},
+        "keep_snapshots": 1,
+    }
+    load_snapshot(
+        cache_name="user_recommendations",
+        kind="USER_PERSONALIZATION",
+        table_sql=layout.table_sql,
+        key_columns=("user_id",),
+        fill=loader(rows, layout.snapshot_columns),
+        point_view=layout.view,
+        **common,
+    )
+    popular = [(r, f"p{r:05d}", 1000.0 - r) for r in range(1, 101)]
+    load_snapshot(
+        cache_name="popular_items",
+        kind="popular",
+        table_sql="cache/fallback_table.sql",
+        key_columns=("rank",),
+        fill=loader(popular, ("rank", "item_id", "score")),
+        point_view=whole_table_view,
+        **common,
+    )
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]
+
+
+async def _http_worker(port: int, paths: list[str], headers: str, until: float, latencies: list[float]):
+    """One keep-alive HTTP/1.1 client: a small hand-written loop, so the client costs little CPU."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    while time.perf_counter() < until:
+        path = paths[i % len(paths)]
+        i += 1
+        started = time.perf_counter()
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
+        body = await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        assert head.startswith(b"HTTP/1.1 200"), head + body
+    writer.close()
+
+
+async def _sql_worker(url: str, users: list[str], until: float, latencies: list[float]):
+    from personalize_pipeline.sql_files import compose
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        table = (
+            await (
+                await conn.execute(
+                    "SELECT snapshot_table FROM personalize_cache.cache_loads "
+                    "WHERE cache_name = 'user_recommendations' AND status = 'live'"
+                )
+            ).fetchone()
+        )[0]
+        query = compose("serving/primary_key_lookup.sql", table=("personalize_cache", table)).as_string()
+        i = 0
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            cur = await conn.execute(query, {"key": users[i % len(users)], "n": 10}, prepare=True)
+            await cur.fetchall()
+            latencies.append(time.perf_counter() - started)
+            i += 1
+
+
+async def _measure(make_worker, clients: int, seconds: float) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    until = time.perf_counter() + seconds
+    started = time.perf_counter()
+    await asyncio.gather(*(make_worker(until, latencies) for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    ms = np.asarray(latencies) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(ms) / elapsed
+
+
+def _assignment_figures() -> None:
+    from scipy.stats import chisquare
+
+    from serving.assignment import assign_bulk
+
+    users = [f"c{i:07d}" for i in range(1_000_000)]
+    started = time.perf_counter()
+    assign_bulk("bench-seed", [1, 1], users)
+    print(f"assignment: 1,000,000 users in {time.perf_counter() - started:.2f} s")
+    counts = np.bincount(assign_bulk("aa-seed", [1, 1], users[:100_000]), minlength=2)
+    p_value = chisquare(counts).pvalue
+    print(f"A/A split of 100,000 users: {counts.tolist()}, SRM chi-square p = {p_value:.3f}")
+
+
+async def _run(url: str, port: int, users: int, seconds: float) -> None:
+    ids = [f"c{u:06d}" for u in np.random.default_rng(1).integers(0, users, 5000)]
+    routes = {
+        "do-nothing /ping": (["/ping"], ""),
+        "/recommendations (no experiment)": (
+            [f"/recommendations/{u}?n=10" for u in ids],
+            f"X-Simulated-Time: {AFTER_EXPERIMENT}\r\n",
+        ),
+        "/recommendations (A/A, exposures on)": (
+            [f"/recommendations/{u}?n=10" for u in ids],
+            f"X-Simulated-Time: {IN_EXPERIMENT}\r\n",
+        ),
+    }
+    for paths, headers in routes.values():  # warm up: pool connections, prepared statements
+        await _measure(lambda until, lat, p=paths, h=headers: _http_worker(port, p, h, until, lat), 8, 0.5)
+    print(f"{'target':40} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    for clients in CONCURRENCY:
+        for name, (paths, headers) in routes.items():
+
+            def worker(until, latencies, paths=paths, headers=headers):
+                return _http_worker(port, paths, headers, until, latencies)
+
+            p50, p99, rate = await _measure(worker, clients, seconds)
+            print(f"{name:40} {clients:>7} {p50:8.2f} {p99:8.2f} {rate:8.0f}")
+        p50, p99, rate = await _measure(
+            lambda until, lat: _sql_worker(url, ids, until, lat), clients, seconds
+        )
+        print(f"{'bare primary-key lookup (psycopg)':40} {clients:>7} {p50:8.2f} {p99:8.2f} {rate:8.0f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--users", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    from devenv import postgres
+
+    _assignment_figures()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp,
+        postgres.embedded_server(Path(tmp) / "pg") as url,
+    ):
+        _fill(url, args.users)
+        _config(Path(tmp))
+        port = _free_port()
+        env = {
+            **os.environ,
+            "SERVING_DATABASE_URL": url,
+            "PERSONALIZE_PIPELINES_DIR": tmp,
+            "SERVING_SIMULATED_CLOCK": "1",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "serving", "--pipeline", "bench", "--port", str(port)], cwd=ROOT, env=env
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the API did not start") from None
+                    time.sleep(0.2)
+            asyncio.run(_run(url, port, args.users, args.seconds))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
