@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from personalize_pipeline.config import DEFAULT_PIPELINE, PipelineConfig, load_config, pipeline_path
 
@@ -20,7 +20,6 @@ class Settings:
     source_database_url: str
     api_keys: tuple[str, ...] = ()
     simulated_clock: bool = False
-    experiments: dict = field(default_factory=dict)  # overrides config.experiments (benchmarks, tests)
 
     @classmethod
     def from_env(cls, pipeline: str = DEFAULT_PIPELINE, database_url: str | None = None) -> Settings:
