@@ -36,9 +36,9 @@ def occurred_at(event: EventIn, now: datetime, skew_seconds: int) -> datetime:
         return now
     if event.timestamp >= MILLISECONDS_FROM:
         raise RequestProblem("body.timestamp", "looks like milliseconds; send epoch seconds")
-    at = datetime.fromtimestamp(event.timestamp, UTC)
-    if at < EARLIEST:
+    if event.timestamp < EARLIEST.timestamp():
         raise RequestProblem("body.timestamp", f"before {EARLIEST.date()}; send epoch seconds")
+    at = datetime.fromtimestamp(event.timestamp, UTC)
     if at > now + timedelta(seconds=skew_seconds):
         raise RequestProblem("body.timestamp", f"more than {skew_seconds} s in the future")
     return at

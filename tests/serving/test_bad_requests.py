@@ -41,6 +41,7 @@ def _fields(response) -> list[str]:
         ("post", "/events", {"json": {**EVENT, "user_id": "nul\x00"}}, "body.user_id"),
         ("post", "/events", {"json": {**EVENT, "timestamp": 1_764_000_000_000}}, "body.timestamp"),
         ("post", "/events", {"json": {**EVENT, "timestamp": 123}}, "body.timestamp"),
+        ("post", "/events", {"json": {**EVENT, "timestamp": -(2**70)}}, "body.timestamp"),
         ("post", "/events", {"json": {**EVENT, "timestamp": "1764000000"}}, "body.timestamp"),
         ("post", "/events", {"json": {**EVENT, "timestamp": 1.5}}, "body.timestamp"),
         ("post", "/events", {"json": {**EVENT, "user_id": "no-such-customer"}}, "body.user_id"),
