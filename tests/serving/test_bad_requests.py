@@ -77,9 +77,9 @@ def test_a_bad_simulated_time_names_the_header(caches, serve, demo_config):
 
 
 def _junk(rng: random.Random):
-    pick = rng.randrange(9)
-    if pick == 0:
-        return rng.randint(-(2**70), 2**70)
+    pick = rng.randrange(-3, 9)
+    if pick <= 0:  # numbers at the edges, more often: they reach conversions
+        return rng.choice([-(2**70), -(2**63), -1, 0, 2**31, 2**63, 2**70, rng.randint(-(2**40), 2**40)])
     if pick == 1:
         return rng.random() * 10 ** rng.randint(-5, 20)
     if pick == 2:
@@ -110,10 +110,22 @@ def test_fuzzed_requests_never_answer_500(client):
         "num_results",
     ]
     statuses = set()
-    for _ in range(300):
-        body = {key: _junk(rng) for key in rng.sample(keys, rng.randrange(len(keys) + 1))}
+    for _ in range(400):
         path = rng.choice(["/events", "/recommendations"])
-        statuses.add(client.post(path, content=json.dumps(body)).status_code)
+        if rng.random() < 0.5:  # a valid request with one or two fields spoiled reaches deeper checks
+            valid = {**EVENT, "timestamp": int(time.time())} if path == "/events" else {"user_id": "srv-c1"}
+            spoiled = rng.sample(sorted(valid), min(len(valid), rng.randrange(1, 3)))
+            body = {**valid, **{key: _junk(rng) for key in spoiled}}
+        else:
+            body = {key: _junk(rng) for key in rng.sample(keys, rng.randrange(len(keys) + 1))}
+        statuses.add(client.post(path, json=body).status_code)
+        statuses.add(
+            client.post(
+                path,
+                content=json.dumps(body)[: rng.randrange(60)],
+                headers={"content-type": "application/json"},
+            ).status_code
+        )
         segment = quote(str(_junk(rng)), safe="") or "_"
         route = rng.choice(["recommendations", "similar-items", "item-segments"])
         n = _junk(rng)
