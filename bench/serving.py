@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import yaml
+
+from serving.process import running_api
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 8, 32)
@@ -98,11 +96,6 @@ def _fill(url: str, users: int) -> None:
         point_view=whole_table_view,
         **common,
     )
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return sock.getsockname()[1]
 
 
 async def _http_worker(port: int, paths: list[str], headers: str, until: float, latencies: list[float]):
@@ -218,30 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     ):
         _fill(url, args.users)
         _config(Path(tmp))
-        port = _free_port()
-        env = {
-            **os.environ,
-            "SERVING_DATABASE_URL": url,
-            "PERSONALIZE_PIPELINES_DIR": tmp,
-            "SERVING_SIMULATED_CLOCK": "1",
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "serving", "--pipeline", "bench", "--port", str(port)], cwd=ROOT, env=env
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the API did not start") from None
-                    time.sleep(0.2)
-            asyncio.run(_run(url, port, args.users, args.seconds))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        env = {"PERSONALIZE_PIPELINES_DIR": tmp, "SERVING_SIMULATED_CLOCK": "1"}
+        with running_api(url, "bench", env) as base:
+            asyncio.run(_run(url, int(base.rsplit(":", 1)[1]), args.users, args.seconds))
 
 
 if __name__ == "__main__":

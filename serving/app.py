@@ -142,7 +142,8 @@ class Service:
         }
 
 
-def _service(request: Request) -> Service:
+# async: FastAPI would run a plain function in its thread pool, a hop per request
+async def _service(request: Request) -> Service:
     return request.app.state.service
 
 

@@ -11,7 +11,8 @@ from serving.errors import RequestProblem
 HEADER = "X-API-Key"
 
 
-def require_api_key(request: Request) -> None:
+# async: FastAPI would run a plain function in its thread pool, a hop per request
+async def require_api_key(request: Request) -> None:
     """FastAPI dependency: passes when no keys are configured or the header matches one of them."""
     keys = request.app.state.settings.api_keys
     if not keys:

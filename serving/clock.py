@@ -16,7 +16,8 @@ from serving.errors import RequestProblem
 HEADER = "X-Simulated-Time"
 
 
-def request_now(request: Request) -> datetime:
+# async: FastAPI would run a plain function in its thread pool, a hop per request
+async def request_now(request: Request) -> datetime:
     """FastAPI dependency: the time this request happens at."""
     raw = request.headers.get(HEADER)
     if raw is None or not request.app.state.settings.simulated_clock:

@@ -6,7 +6,16 @@ import time
 import uuid
 
 import psycopg
-from conftest import AFTER_EXPERIMENT, IN_EXPERIMENT, PERSONAL, POPULAR, SCHEMA, SEGMENTS, SIMILAR, TRENDING
+from api_testdata import (
+    AFTER_EXPERIMENT,
+    IN_EXPERIMENT,
+    PERSONAL,
+    POPULAR,
+    SCHEMA,
+    SEGMENTS,
+    SIMILAR,
+    TRENDING,
+)
 
 from serving.assignment import assign
 

@@ -12,7 +12,7 @@ import time
 
 import psycopg
 import pytest
-from conftest import IN_EXPERIMENT, PERSONAL, POPULAR, SCHEMA
+from api_testdata import IN_EXPERIMENT, PERSONAL, POPULAR, SCHEMA
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
@@ -156,7 +156,7 @@ def runtime(monkeypatch):
 
 
 def _campaign_config(demo_config, timeout: float):
-    from conftest import demo_config_data
+    from api_testdata import demo_config_data
 
     data = demo_config_data(serving={"campaign_timeout_seconds": timeout})
     data["solutions"]["user-personalization"]["campaign"]["enabled"] = True
@@ -164,7 +164,7 @@ def _campaign_config(demo_config, timeout: float):
         {"name": "realtime", "weight": 1, "source": {"campaign": "user-personalization"}},
         {"name": "realtime-too", "weight": 1, "source": {"campaign": "user-personalization"}},
     ]
-    from conftest import config_of
+    from api_testdata import config_of
 
     return config_of(data)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,34 +33,16 @@ def test_the_start_command_documents_its_options():
 
 
 def test_the_documented_command_serves_the_api(caches, pipelines_dir, tmp_path):
-    import json
-    import os
-    import socket
-    import time
-    import urllib.request
+    from api_testdata import demo_config_data
 
-    from conftest import demo_config_data
+    from serving.process import running_api
 
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        port = sock.getsockname()[1]
     with pipelines_dir({"shop": demo_config_data()}, tmp_path / "pipelines") as folder:
-        env = {**os.environ, "SERVING_DATABASE_URL": caches, "PERSONALIZE_PIPELINES_DIR": str(folder)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "serving", "--pipeline", "shop", "--port", str(port)], cwd=ROOT, env=env
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/recommendations/srv-c1"
-                    ) as response:
-                        body = json.loads(response.read())
-                    break
-                except OSError:
-                    assert server.poll() is None and time.monotonic() < deadline, "the API did not start"
-                    time.sleep(0.2)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        env = {"PERSONALIZE_PIPELINES_DIR": str(folder)}
+        with (
+            running_api(caches, "shop", env) as base,
+            urllib.request.urlopen(f"{base}/recommendations/srv-c1") as r,
+        ):
+            body = json.loads(r.read())
+    assert base.startswith("http://127.0.0.1:")
     assert body["source"] == "personalized" and body["items"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import config_of, demo_config_data
+from api_testdata import config_of, demo_config_data
 
 from personalize_pipeline.config import ConfigError
 
