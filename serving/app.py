@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from serving import errors
 from serving.auth import require_api_key
@@ -150,6 +151,11 @@ async def _service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(_service)]
 
 
+def _json(body: BaseModel) -> Response:
+    """The body as built: a returned Response skips FastAPI's second validation (the model documents it)."""
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -170,7 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     keyed = [Depends(require_api_key)]
 
-    async def recommend(service: Service, user_id: str, n: int, now: datetime) -> Recommendations:
+    async def recommend(service: Service, user_id: str, n: int, now: datetime) -> Response:
         answer = await service.recommender.for_user(user_id, n, now)
         served = service.served(answer)
         if answer.experiment:
@@ -178,37 +184,35 @@ def create_app(settings: Settings) -> FastAPI:
                 answer.experiment, answer.variant, user_id, served["recommendation_id"], answer.source, now
             )
         items = [Item(item_id=item, score=score) for item, score in answer.values]
-        return Recommendations(user_id=user_id, items=items, **served)
+        return _json(Recommendations(user_id=user_id, items=items, **served))
 
-    @app.get("/recommendations/{user_id}", dependencies=keyed)
+    @app.get("/recommendations/{user_id}", dependencies=keyed, response_model=Recommendations)
     async def get_recommendations(
         user_id: UserId, service: ServiceDep, now: Now, n: NumResults = 10
-    ) -> Recommendations:
+    ) -> Response:
         """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
         return await recommend(service, user_id, n, now)
 
-    @app.post("/recommendations", dependencies=keyed)
-    async def post_recommendations(
-        body: RecommendationRequest, service: ServiceDep, now: Now
-    ) -> Recommendations:
+    @app.post("/recommendations", dependencies=keyed, response_model=Recommendations)
+    async def post_recommendations(body: RecommendationRequest, service: ServiceDep, now: Now) -> Response:
         """The same, in the request shape of the AWS samples."""
         return await recommend(service, body.user_id, body.num_results, now)
 
-    @app.get("/similar-items/{item_id}", dependencies=keyed)
-    async def similar_items(item_id: ItemId, service: ServiceDep, n: NumResults = 10) -> SimilarItems:
+    @app.get("/similar-items/{item_id}", dependencies=keyed, response_model=SimilarItems)
+    async def similar_items(item_id: ItemId, service: ServiceDep, n: NumResults = 10) -> Response:
         """Products like this one; the popular ones for a product the model does not know."""
         answer = await service.recommender.similar_items(item_id, n)
         items = [Item(item_id=item, score=score) for item, score in answer.values]
-        return SimilarItems(item_id=item_id, items=items, **service.served(answer))
+        return _json(SimilarItems(item_id=item_id, items=items, **service.served(answer)))
 
-    @app.get("/item-segments/{item_id}", dependencies=keyed)
-    async def item_segments(item_id: ItemId, service: ServiceDep, n: NumResults = 100) -> ItemSegment:
+    @app.get("/item-segments/{item_id}", dependencies=keyed, response_model=ItemSegment)
+    async def item_segments(item_id: ItemId, service: ServiceDep, n: NumResults = 100) -> Response:
         """The customers most likely to buy this product."""
         answer = await service.recommender.item_segment(item_id, n)
         if answer is None:
             raise RequestProblem("path.item_id", "no segment for this product", status=404)
         users = [user for user, _ in answer.values]
-        return ItemSegment(item_id=item_id, user_ids=users, **service.served(answer))
+        return _json(ItemSegment(item_id=item_id, user_ids=users, **service.served(answer)))
 
     @app.post("/events", dependencies=keyed)
     async def post_event(body: EventIn, service: ServiceDep, now: Now) -> EventStored:
