@@ -1,4 +1,4 @@
-"""The FastAPI application: routes, and the start-up that opens the pool and background tasks.
+"""The FastAPI application: its routes, error handlers and the lifespan that runs the Service.
 
 ``create_app(settings)`` builds it; ``python -m serving`` runs it under uvicorn. OpenAPI docs are
 at /docs.
@@ -6,10 +6,7 @@ at /docs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -19,13 +16,10 @@ from pydantic import BaseModel
 
 from serving import errors
 from serving.auth import require_api_key
-from serving.campaign import CampaignClient
 from serving.clock import request_now
-from serving.database import UNAVAILABLE, Statements, fetch, open_pool, set_up
+from serving.database import UNAVAILABLE, fetch
 from serving.errors import RequestProblem
 from serving.events import store_event
-from serving.exposures import ExposureLog
-from serving.fallbacks import FallbackLists
 from serving.models import (
     MAX_ID,
     MAX_RESULTS,
@@ -41,106 +35,14 @@ from serving.models import (
     Recommendations,
     SimilarItems,
 )
-from serving.recommend import Answer, DatabaseDown, Recommender
+from serving.recommend import DatabaseDown
+from serving.service import Service
 from serving.settings import Settings
-
-log = logging.getLogger(__name__)
 
 UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=NO_NUL)]
 ItemId = UserId
 NumResults = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
 Now = Annotated[datetime, Depends(request_now)]
-
-
-class Service:
-    """Everything a request needs, built at start-up."""
-
-    def __init__(self, settings: Settings):
-        config = settings.config
-        self.settings, self.config = settings, config
-        self.statements = Statements(config)
-        self.pool = open_pool(
-            settings.database_url,
-            timeout=config.serving.db_timeout_seconds,
-            size=config.serving.pool_size,
-            name="cache",
-        )
-        same = settings.source_database_url == settings.database_url
-        self.source_pool = (
-            self.pool
-            if same
-            else open_pool(
-                settings.source_database_url,
-                timeout=config.serving.db_timeout_seconds,
-                size=config.serving.pool_size,
-                name="source",
-            )
-        )
-        fallbacks = config.fallbacks
-        self.fallbacks = FallbackLists(
-            self.pool,
-            self.statements,
-            {"popular": fallbacks.popular.cache_table, "trending": fallbacks.trending.cache_table},
-        )
-        uses_campaign = any(v.source.campaign for e in config.experiments.values() for v in e.variants)
-        self.campaign = (
-            CampaignClient(config, config.serving.campaign_timeout_seconds) if uses_campaign else None
-        )
-        self.recommender = Recommender(config, self.statements, self.pool, self.fallbacks, self.campaign)
-        self.exposures = ExposureLog(
-            settings.database_url, self.statements, config.serving.exposure_buffer_size
-        )
-        self.is_set_up = False
-        self.tasks: list[asyncio.Task] = []
-
-    async def set_up(self) -> None:
-        """Create what the API writes to, if the database answers (else retried by ``maintain``)."""
-        try:
-            await asyncio.wait_for(set_up(self.settings.database_url, self.config), 10)
-            self.is_set_up = True
-        except (*UNAVAILABLE, OSError) as error:
-            log.warning("Database not reachable at start-up; serving from memory: %s", error)
-
-    async def maintain(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.serving.popular_refresh_seconds)
-            if not self.is_set_up:
-                await self.set_up()
-            await self.fallbacks.refresh()
-
-    async def start(self) -> None:
-        await self.set_up()
-        await self.pool.open(wait=False)
-        if self.source_pool is not self.pool:
-            await self.source_pool.open(wait=False)
-        await self.fallbacks.refresh()
-        self.tasks = [
-            asyncio.create_task(self.maintain()),
-            asyncio.create_task(self.exposures.keep_flushing(self.config.serving.exposure_flush_seconds)),
-        ]
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.exposures.close()
-        if self.campaign is not None:
-            self.campaign.close()
-        await self.pool.close()
-        if self.source_pool is not self.pool:
-            await self.source_pool.close()
-
-    def served(self, answer: Answer) -> dict:
-        return {
-            "recommendation_id": str(uuid.uuid4()),
-            "source": answer.source,
-            "cache_load_id": answer.load_id,
-            "experiment": answer.experiment,
-            "variant": answer.variant,
-            "degraded": answer.degraded,
-        }
 
 
 # async: FastAPI would run a plain function in its thread pool, a hop per request
