@@ -344,6 +344,18 @@ class ExperimentConfig(_Strict):
         return self.start <= moment and (self.end is None or moment < self.end)
 
 
+class ServingConfig(_Strict):
+    """The recommendation API's knobs (serving/): short waits, so a slow dependency never holds a request."""
+
+    db_timeout_seconds: float = Field(0.5, gt=0, le=30)  # waiting for a pooled connection or a query
+    pool_size: int = Field(8, ge=1, le=100)
+    campaign_timeout_seconds: float = Field(0.25, gt=0, le=10)  # GetRecommendations, then the cache
+    popular_refresh_seconds: int = Field(30, ge=1, le=3600)  # the in-memory popular/trending lists
+    exposure_buffer_size: int = Field(100_000, ge=10, le=10_000_000)  # beyond it exposures are dropped
+    exposure_flush_seconds: float = Field(1.0, gt=0, le=300)
+    max_future_skew_seconds: int = Field(300, ge=0, le=86_400)  # an event's timestamp may run this far ahead
+
+
 class PipelineConfig(_Strict):
     name: str = Field(pattern=PIPELINE_NAME)  # from the file's name, never written in the file
     dataset_group: str = Field(pattern=NAME, max_length=40)
@@ -364,6 +376,7 @@ class PipelineConfig(_Strict):
     retries: RetriesConfig = RetriesConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     experiments: dict[str, ExperimentConfig] = {}
+    serving: ServingConfig = ServingConfig()
 
     @field_validator("solutions", "filters", "experiments")
     @classmethod

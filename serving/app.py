@@ -1,0 +1,164 @@
+"""The FastAPI application: its routes, error handlers and the lifespan that runs the Service.
+
+``create_app(settings)`` builds it; ``python -m serving`` runs it under uvicorn. OpenAPI docs are
+at /docs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from serving import errors
+from serving.auth import require_api_key
+from serving.clock import request_now
+from serving.database import UNAVAILABLE, fetch
+from serving.errors import RequestProblem
+from serving.events import store_event
+from serving.models import (
+    MAX_ID,
+    MAX_RESULTS,
+    NO_NUL,
+    CacheHealth,
+    EventIn,
+    EventStored,
+    ExposureHealth,
+    Health,
+    Item,
+    ItemSegment,
+    RecommendationRequest,
+    Recommendations,
+    SimilarItems,
+)
+from serving.recommend import DatabaseDown
+from serving.service import Service
+from serving.settings import Settings
+
+UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=NO_NUL)]
+ItemId = UserId
+NumResults = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
+Now = Annotated[datetime, Depends(request_now)]
+
+
+# async: FastAPI would run a plain function in its thread pool, a hop per request
+async def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+
+
+def _json(body: BaseModel) -> Response:
+    """The body as built: a returned Response skips FastAPI's second validation (the model documents it)."""
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service = Service(settings)
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Personalize recommendations",
+        summary=f"Serves pipeline {settings.config.name!r}: its caches, experiments and events.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    keyed = [Depends(require_api_key)]
+
+    async def recommend(service: Service, user_id: str, n: int, now: datetime) -> Response:
+        answer = await service.recommender.for_user(user_id, n, now)
+        served = service.served(answer)
+        if answer.experiment:
+            service.exposures.record(
+                answer.experiment, answer.variant, user_id, served["recommendation_id"], answer.source, now
+            )
+        items = [Item(item_id=item, score=score) for item, score in answer.values]
+        return _json(Recommendations(user_id=user_id, items=items, **served))
+
+    @app.get("/recommendations/{user_id}", dependencies=keyed, response_model=Recommendations)
+    async def get_recommendations(
+        user_id: UserId, service: ServiceDep, now: Now, n: NumResults = 10
+    ) -> Response:
+        """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
+        return await recommend(service, user_id, n, now)
+
+    @app.post("/recommendations", dependencies=keyed, response_model=Recommendations)
+    async def post_recommendations(body: RecommendationRequest, service: ServiceDep, now: Now) -> Response:
+        """The same, in the request shape of the AWS samples."""
+        return await recommend(service, body.user_id, body.num_results, now)
+
+    @app.get("/similar-items/{item_id}", dependencies=keyed, response_model=SimilarItems)
+    async def similar_items(item_id: ItemId, service: ServiceDep, n: NumResults = 10) -> Response:
+        """Products like this one; the popular ones for a product the model does not know."""
+        answer = await service.recommender.similar_items(item_id, n)
+        items = [Item(item_id=item, score=score) for item, score in answer.values]
+        return _json(SimilarItems(item_id=item_id, items=items, **service.served(answer)))
+
+    @app.get("/item-segments/{item_id}", dependencies=keyed, response_model=ItemSegment)
+    async def item_segments(item_id: ItemId, service: ServiceDep, n: NumResults = 100) -> Response:
+        """The customers most likely to buy this product."""
+        answer = await service.recommender.item_segment(item_id, n)
+        if answer is None:
+            raise RequestProblem("path.item_id", "no segment for this product", status=404)
+        users = [user for user, _ in answer.values]
+        return _json(ItemSegment(item_id=item_id, user_ids=users, **service.served(answer)))
+
+    @app.post("/events", dependencies=keyed)
+    async def post_event(body: EventIn, service: ServiceDep, now: Now) -> EventStored:
+        """Append an interaction to the store (idempotent by event_id)."""
+        return await store_event(service.source_pool, service.statements, service.config, body, now)
+
+    @app.get("/health")
+    async def health(service: ServiceDep) -> Health:
+        """Each cache's live load, its age and rows; degraded when PostgreSQL does not answer."""
+        live: dict[str, tuple] = {}
+        try:
+            rows = await fetch(service.pool, service.statements.live_loads, {})
+            live = {name: (load_id, count, age) for name, load_id, count, _, age in rows}
+            database = True
+        except UNAVAILABLE:
+            database = False
+        fields = ("load_id", "rows", "age_seconds")
+        caches = {
+            name: CacheHealth(**dict(zip(fields, live.get(name, (None,) * 3), strict=True)))
+            for name in service.config.cache_tables
+        }
+        exposures = service.exposures
+        return Health(
+            status="ok" if database and service.recommender.database_ok else "degraded",
+            database=database,
+            caches=caches,
+            exposures=ExposureHealth(
+                buffered=len(exposures.buffer), written=exposures.written, lost=exposures.lost_total
+            ),
+        )
+
+    @app.get("/ping")
+    async def ping() -> dict:
+        """Liveness only: touches nothing (the benchmark's do-nothing baseline)."""
+        return {"ok": True}
+
+    @app.exception_handler(DatabaseDown)
+    async def _down(request: Request, error: DatabaseDown) -> JSONResponse:
+        return JSONResponse({"errors": [{"field": "database", "message": "unavailable"}]}, 503)
+
+    for unavailable in UNAVAILABLE:
+
+        @app.exception_handler(unavailable)
+        async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+            return JSONResponse({"errors": [{"field": "database", "message": "unavailable"}]}, 503)
+
+    return app
