@@ -72,3 +72,12 @@ def test_the_message_carries_each_verdict_with_its_numbers():
 def test_runs_of_other_dags_and_skipped_reports_add_nothing():
     assert run_details({"ti": _TaskInstance({})}, "success", solutions=()) == []
     assert run_details({}, "success", solutions=()) == []
+
+
+def test_tiny_p_values_read_as_a_bound():
+    import copy
+
+    summary = copy.deepcopy(SUMMARY)
+    summary["metrics"]["primary"]["variants"][1].update(p_value=2e-7, p_adjusted=4e-7)
+    lines = run_details({"ti": _TaskInstance({EXPERIMENT_TASK: [summary]})}, "success", solutions=())
+    assert "\n".join(lines).splitlines()[2].endswith("p < 0.0001 (Holm < 0.0001)")

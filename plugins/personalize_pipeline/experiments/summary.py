@@ -7,6 +7,10 @@ def _percent(value: float | None, signed: bool = False) -> str:
     return "n/a" if value is None else f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
+def _p(value: float) -> str:
+    return f"{value:.4f}" if value >= 0.0001 else "< 0.0001"
+
+
 def variant_line(variant: dict) -> str:
     line = (
         f"{variant['variant']}: {variant['users']} users, {variant['conversions']} converted, "
@@ -15,8 +19,8 @@ def variant_line(variant: dict) -> str:
     if variant["p_value"] is not None:
         line += (
             f"; lift {_percent(variant['lift'], True)} [{_percent(variant['lift_ci_low'], True)}, "
-            f"{_percent(variant['lift_ci_high'], True)}], p {variant['p_value']:.4f}"
-            f" (Holm {variant['p_adjusted']:.4f})"
+            f"{_percent(variant['lift_ci_high'], True)}], p {_p(variant['p_value'])}"
+            f" (Holm {_p(variant['p_adjusted'])})"
         )
     return line
 
