@@ -56,12 +56,28 @@ def running_api(pipeline: str, database_url: str) -> Iterator[str]:
         while (_health(api) or {}).get("exposures", {}).get("buffered", 0) and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        import psutil
+
+        from devenv.process_tree import stop_tree
+
+        stop_tree(psutil.Process(process.pid), grace=20)
+        process.wait()
+
+
+def forget_previous_run(database_url: str, schema: str, experiment: str) -> None:
+    """A rerun of the demo replays the experiment on freshly loaded store data: the exposures and
+    results of an earlier run would otherwise count twice."""
+    import psycopg
+    from psycopg import sql
+
+    from personalize_pipeline.sql_files import compose
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(compose("experiments/setup.sql", schema=schema))
+        conn.execute(compose("experiments/results_setup.sql", schema=schema))
+        for table in ("experiment_exposures", "experiment_exposures_lost", "experiment_results"):
+            delete = sql.SQL("DELETE FROM {} WHERE experiment = %s").format(sql.Identifier(schema, table))
+            conn.execute(delete, (experiment,))
 
 
 def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
@@ -77,6 +93,7 @@ def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
     end = experiment.end or experiment.start + timedelta(days=SIMULATED_DAYS)
     days = -(-(end - experiment.start) // timedelta(days=1))
     weights = [(v.name, v.weight) for v in experiment.variants]
+    forget_previous_run(database_url, cfg.cache_schema, name)
     with running_api(cfg.name, database_url) as api:
         tally = asyncio.run(
             simulate(

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-VISIT_SHARE = 0.2  # customers visiting on a day
+VISIT_SHARE = 0.1  # customers visiting on a day
 RESULTS = 10  # recommendations asked for per visit
-CLICK_BASE = 0.02  # chance to view a recommended item outside the customer's taste
-CLICK_PER_TASTE = 0.5  # added for an item in a category holding all of the customer's history
+CLICK_BASE = 0.01  # chance to view a recommended item outside the customer's taste
+CLICK_PER_TASTE = 0.15  # added for an item in a category holding all of the customer's history
 CART_RATE = 0.3  # viewed items added to the cart
 PURCHASE_RATE = 0.5  # carted items bought
 SECONDS_BETWEEN_EVENTS = 30
