@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import chisquare
@@ -134,3 +135,18 @@ def test_edge_counts_give_numbers_or_nan_never_errors():
     results, srm, decided = analyse(empty_arm, FINAL)
     assert math.isnan(results.rate.iloc[1]) and math.isnan(results.p_value.iloc[1])
     assert srm < 0.001 and decided == INVALID_SRM
+
+
+def test_a_a_experiments_find_a_winner_about_alpha_of_the_time_and_rarely_an_srm():
+    """400 A/A experiments (a fair split, one conversion rate): the verdict's false-positive rate is
+    alpha's within sampling error, and the SRM test almost never fires."""
+    rng = np.random.default_rng(3)
+    verdicts = []
+    for _ in range(400):
+        users = rng.multinomial(2000, [0.5, 0.5])
+        conversions = rng.binomial(users, 0.1)
+        frame = counts(("control", 1, users[0], conversions[0]), ("b", 1, users[1], conversions[1]))
+        verdicts.append(analyse(frame, FINAL)[2])
+    winners = sum(v.startswith("winner") for v in verdicts) / len(verdicts)
+    assert 0.02 < winners < 0.09
+    assert verdicts.count(INVALID_SRM) <= 2

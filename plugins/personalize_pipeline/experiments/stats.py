@@ -94,7 +94,9 @@ def holm(p_values: pd.Series, alpha: float) -> pd.Series:
 
     tested = p_values.dropna()
     adjusted = pd.Series(math.nan, index=p_values.index)
-    if len(tested):
+    if len(tested) == 1:  # Holm of one test is that test; multipletests' Holm also runs gc.collect()
+        adjusted[tested.index] = tested
+    elif len(tested):
         adjusted[tested.index] = multipletests(tested.to_numpy(), alpha=alpha, method="holm")[1]
     return adjusted
 
