@@ -99,7 +99,7 @@ def analyse_experiment(conn, schema: str, name: str, experiment: ExperimentConfi
     for metric_name, metric in metrics(experiment).items():
         counts = variant_counts(conn, schema, name, experiment, metric, until)
         results, srm, verdict = analyse(counts, rules)
-        variants = [_plain(record) for record in results.drop(columns="weight").to_dict("records")]
+        variants = [_plain(record) for record in results.to_dict("records")]
         summary["metrics"][metric_name] = {
             "verdict": verdict,
             "srm_p": _plain_number(srm),
