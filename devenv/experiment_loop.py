@@ -9,59 +9,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 
-STARTUP_SECONDS = 60
+DRAIN_SECONDS = 60
 SIMULATED_DAYS = 14  # for an experiment without an end
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _exposures_logged(api: str) -> int:
+    with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
+        exposures = json.load(response)["exposures"]
+    return exposures["written"] + exposures["lost"]
 
 
-def _health(api: str) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
-            return json.load(response)
-    except OSError:
-        return None
+def wait_for_exposures(api: str, served: int) -> None:
+    """Until the API has written (or counted as lost) every exposure it served: it writes them in
+    batches off the request path, and the report must see them all."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while _exposures_logged(api) < served:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API logged {_exposures_logged(api)} of {served} exposures")
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager
-def running_api(pipeline: str, database_url: str) -> Iterator[str]:
-    """``python -m serving`` on a free loopback port with the simulated clock on; yields its URL.
-    On the way out it waits for the exposure buffer to drain, then stops the process."""
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "serving", "--pipeline", pipeline, "--port", str(port)]
-    env = {**os.environ, "SERVING_SIMULATED_CLOCK": "1", "SERVING_DATABASE_URL": database_url}
-    process = subprocess.Popen(command, env=env)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while _health(api) is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the recommendation API did not start: {' '.join(command)}")
-            time.sleep(0.2)
+def serving_simulated_time(pipeline: str, database_url: str) -> Iterator[str]:
+    """``python -m serving`` for the pipeline with the simulated clock on; yields its URL."""
+    from serving.process import running_api
+
+    with running_api(database_url, pipeline, env={"SERVING_SIMULATED_CLOCK": "1"}) as api:
         yield api
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while (_health(api) or {}).get("exposures", {}).get("buffered", 0) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        import psutil
-
-        from devenv.process_tree import stop_tree
-
-        stop_tree(psutil.Process(process.pid), grace=20)
-        process.wait()
 
 
 def forget_previous_run(database_url: str, schema: str, experiment: str) -> None:
@@ -94,7 +73,7 @@ def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
     days = -(-(end - experiment.start) // timedelta(days=1))
     weights = [(v.name, v.weight) for v in experiment.variants]
     forget_previous_run(database_url, cfg.cache_schema, name)
-    with running_api(cfg.name, database_url) as api:
+    with serving_simulated_time(cfg.name, database_url) as api:
         tally = asyncio.run(
             simulate(
                 api,
@@ -104,6 +83,7 @@ def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
                 expected=lambda customer: assigned_variant(experiment.seed, customer, weights),
             )
         )
+        wait_for_exposures(api, tally.exposed)
     print(
         f"  simulated {days} days of {name}: {tally.visits:,} visits, {tally.requests:,} requests, "
         f"events {dict(tally.events)}; variants {dict(tally.variants)}, {tally.misassigned} misassigned"

@@ -126,6 +126,11 @@ class Tally:
     sources: Counter = field(default_factory=Counter)
     misassigned: int = 0  # responses whose variant differs from the published assignment
 
+    @property
+    def exposed(self) -> int:
+        """Responses served under an experiment: the exposures the API logs."""
+        return sum(n for variant, n in self.variants.items() if variant is not None)
+
 
 async def _send(client, method: str, url: str, at: float, **kwargs):
     """One request at simulated time ``at``; transport errors and 5xx are retried as they are."""
