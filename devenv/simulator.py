@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import numpy as np
 
 VISIT_SHARE = 0.1  # customers visiting on a day
@@ -132,20 +133,19 @@ class Tally:
         return sum(n for variant, n in self.variants.items() if variant is not None)
 
 
-async def _send(client, method: str, url: str, at: float, **kwargs):
+async def _send(client: httpx.AsyncClient, method: str, url: str, at: float, **kwargs):
     """One request at simulated time ``at``; transport errors and 5xx are retried as they are."""
     headers = {"X-Simulated-Time": str(int(at))}
     for attempt in range(RETRIES):
         try:
             response = await client.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError:
+            if attempt == RETRIES - 1:
+                raise
+        else:
             if response.status_code < 500:
                 response.raise_for_status()
                 return response.json()
-        except Exception as error:  # noqa: BLE001 - a network error is retried like a 5xx
-            import httpx
-
-            if not isinstance(error, httpx.TransportError) or attempt == RETRIES - 1:
-                raise
         await asyncio.sleep(0.05 * 2**attempt)
     raise RuntimeError(f"{method} {url} failed {RETRIES} times")
 
@@ -187,8 +187,6 @@ async def simulate(
     expected=None,
 ) -> Tally:
     """Play ``days`` days from ``start`` (UTC midnight); ``expected(customer)`` checks the variants."""
-    import httpx
-
     tally = Tally()
     limit = asyncio.Semaphore(concurrency)
     customers = store.customers
