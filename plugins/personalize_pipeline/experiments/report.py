@@ -63,7 +63,7 @@ def metrics(experiment: ExperimentConfig) -> dict[str, MetricConfig]:
 
 
 def run_report(cfg: PipelineConfig, day: date, *, dag_id: str | None, run_id: str | None) -> list[dict]:
-    """Analyse and store every experiment running on ``day``; one summary each (see ``analyse_experiment``)."""
+    """Analyse and store every experiment running on ``day``; their summaries (``analyse_experiment``)."""
     experiments = running_on(cfg, day)
     if not experiments:
         return []
