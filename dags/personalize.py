@@ -1,7 +1,7 @@
 """
 The Airflow DAGs of the pipeline configured in include/pipelines/personalize.yaml: personalize_export,
 personalize_retrain_full, personalize_retrain_update, personalize_event_sync,
-personalize_cleanup and personalize_cache_rollback.
+personalize_cleanup, personalize_cache_rollback and personalize_experiment_report.
 
 Another pipeline is a copy of this file named after its configuration file: dags/brand_b.py
 builds include/pipelines/brand_b.yaml as brand_b_export, brand_b_retrain_full, and so on. A

@@ -79,8 +79,19 @@ def run(size: str, use_real_aws: bool) -> int:
             return 1
         _print_run_report(full, cfg)
         _print_customer_example(db_url, cfg)
+        _run_experiment(bag, cfg, db_url, t)
     print(f"Total {time.monotonic() - t0:.1f} s")
     return 0
+
+
+def _run_experiment(bag, cfg, db_url: str, started: float) -> None:
+    """The closed loop on the fresh caches: API, simulated customers, the report's verdict."""
+    from devenv.experiment_loop import run_experiment_loop
+
+    message = run_experiment_loop(bag, cfg, db_url)
+    if message:
+        print(message)
+        _step("experiment served, simulated and reported", started)
 
 
 def create_bucket(endpoint: str, bucket: str) -> None:

@@ -23,6 +23,7 @@ Event = Literal["success", "failure"]
 STATES: dict[str, str] = {"success": "succeeded", "failure": "failed"}
 SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
 GATE_TASK = "{solution}.gate"  # the task id whose return value is GateDecision.as_dict()
+EXPERIMENT_TASK = "experiment_report"  # the task id whose return value is the experiments' summaries
 
 
 def topic_region(topic_arn: str) -> str:
@@ -64,23 +65,22 @@ def _failed_tasks(context: dict[str, Any]) -> list[str]:
     return failed or [ti.task_id]
 
 
-def _gate_decisions(context: dict[str, Any], solutions: Sequence[str]) -> list[dict]:
-    """The decisions the run's gate tasks pushed (none when the context has no task instance)."""
+def _pushed(context: dict[str, Any], task_id: str) -> Any:
+    """What a task of the run returned; None when it did not run, or the context has no task instance."""
     ti = context.get("ti")
     if ti is None:
-        return []
-    decisions = []
-    for solution in solutions:
-        try:
-            value = ti.xcom_pull(task_ids=GATE_TASK.format(solution=solution))
-        except Exception:
-            log.warning(
-                "Could not read the gate decision of %s for the notification", solution, exc_info=True
-            )
-            continue
-        if isinstance(value, dict):
-            decisions.append(value)
-    return decisions
+        return None
+    try:
+        return ti.xcom_pull(task_ids=task_id)
+    except Exception:
+        log.warning("Could not read what %s returned for the notification", task_id, exc_info=True)
+        return None
+
+
+def _gate_decisions(context: dict[str, Any], solutions: Sequence[str]) -> list[dict]:
+    """The decisions the run's gate tasks pushed."""
+    pushed = (_pushed(context, GATE_TASK.format(solution=solution)) for solution in solutions)
+    return [value for value in pushed if isinstance(value, dict)]
 
 
 def run_details(context: dict[str, Any], event: Event, solutions: Sequence[str]) -> list[str]:
@@ -95,6 +95,11 @@ def run_details(context: dict[str, Any], event: Event, solutions: Sequence[str])
     decisions = _gate_decisions(context, solutions)
     if decisions:
         lines.append(gate_message(decisions))
+    summaries = _pushed(context, EXPERIMENT_TASK)
+    if isinstance(summaries, list) and summaries:
+        from personalize_pipeline.experiments.summary import experiment_message
+
+        lines.append(experiment_message(summaries))
     return lines
 
 

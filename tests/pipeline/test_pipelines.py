@@ -40,7 +40,15 @@ def _bag(tmp_path, names):
     return DagBag(dag_folder=str(dags))
 
 
-KINDS = ["export", "retrain_full", "retrain_update", "event_sync", "cleanup", "cache_rollback"]
+KINDS = [
+    "export",
+    "retrain_full",
+    "retrain_update",
+    "event_sync",
+    "cleanup",
+    "cache_rollback",
+    "experiment_report",
+]
 
 
 def test_each_pipeline_file_builds_its_own_prefixed_dags(two, tmp_path):

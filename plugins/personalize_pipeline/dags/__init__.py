@@ -14,6 +14,7 @@ def build_pipeline_dags(dag_file: str) -> dict[str, DAG]:
     """Every DAG of the pipeline named like ``dag_file``, by DAG id (for the file's globals)."""
     from personalize_pipeline.dags.cleanup import build_cleanup_dag
     from personalize_pipeline.dags.event_sync import build_event_sync_dag
+    from personalize_pipeline.dags.experiment_report import build_experiment_report_dag
     from personalize_pipeline.dags.export import build_export_dag
     from personalize_pipeline.dags.retrain import build_retrain_dag
     from personalize_pipeline.dags.rollback import build_rollback_dag
@@ -27,5 +28,6 @@ def build_pipeline_dags(dag_file: str) -> dict[str, DAG]:
         build_event_sync_dag(cfg),
         build_cleanup_dag(cfg),
         build_rollback_dag(cfg),
+        build_experiment_report_dag(cfg),
     ]
     return {dag.dag_id: dag for dag in dags}

@@ -1,0 +1,96 @@
+"""
+The demo's closed loop: the recommendation API serves the configured experiment, the simulator
+plays the store's customers against it over the experiment's days, and the report DAG analyses the
+last day as its scheduled run would (``dag.test`` at the midnight after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+
+DRAIN_SECONDS = 60
+SIMULATED_DAYS = 14  # for an experiment without an end
+
+
+def _exposures_logged(api: str) -> int:
+    with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
+        exposures = json.load(response)["exposures"]
+    return exposures["written"] + exposures["lost"]
+
+
+def wait_for_exposures(api: str, served: int) -> None:
+    """Until the API has written (or counted as lost) every exposure it served: it writes them in
+    batches off the request path, and the report must see them all."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while _exposures_logged(api) < served:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API logged {_exposures_logged(api)} of {served} exposures")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def serving_simulated_time(pipeline: str, database_url: str) -> Iterator[str]:
+    """``python -m serving`` for the pipeline with the simulated clock on; yields its URL."""
+    from serving.process import running_api
+
+    with running_api(database_url, pipeline, env={"SERVING_SIMULATED_CLOCK": "1"}) as api:
+        yield api
+
+
+def forget_previous_run(database_url: str, schema: str, experiment: str) -> None:
+    """A rerun of the demo replays the experiment on freshly loaded store data: the exposures and
+    results of an earlier run would otherwise count twice."""
+    import psycopg
+    from psycopg import sql
+
+    from personalize_pipeline.sql_files import compose
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(compose("experiments/setup.sql", schema=schema))
+        conn.execute(compose("experiments/results_setup.sql", schema=schema))
+        for table in ("experiment_exposures", "experiment_exposures_lost", "experiment_results"):
+            delete = sql.SQL("DELETE FROM {} WHERE experiment = %s").format(sql.Identifier(schema, table))
+            conn.execute(delete, (experiment,))
+
+
+def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
+    """Simulate the first configured experiment's days, report its last day; the printed summary."""
+    from devenv.simulator import Store, assigned_variant, simulate
+    from personalize_pipeline.experiments.report import report_day
+    from personalize_pipeline.experiments.summary import experiment_message
+    from personalize_pipeline.notifications import EXPERIMENT_TASK
+
+    if not cfg.experiments:
+        return None
+    name, experiment = next(iter(cfg.experiments.items()))
+    end = experiment.end or experiment.start + timedelta(days=SIMULATED_DAYS)
+    days = -(-(end - experiment.start) // timedelta(days=1))
+    weights = [(v.name, v.weight) for v in experiment.variants]
+    forget_previous_run(database_url, cfg.cache_schema, name)
+    with serving_simulated_time(cfg.name, database_url) as api:
+        tally = asyncio.run(
+            simulate(
+                api,
+                Store.read(database_url),
+                experiment.start,
+                days,
+                expected=lambda customer: assigned_variant(experiment.seed, customer, weights),
+            )
+        )
+        wait_for_exposures(api, tally.exposed)
+    print(
+        f"  simulated {days} days of {name}: {tally.visits:,} visits, {tally.requests:,} requests, "
+        f"events {dict(tally.events)}; variants {dict(tally.variants)}, {tally.misassigned} misassigned"
+    )
+    midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    last_run = midnight if midnight == end else midnight + timedelta(days=1)
+    run = bag.get_dag(cfg.dag_id("experiment_report")).test(logical_date=last_run)
+    summaries = run.get_task_instance(EXPERIMENT_TASK).xcom_pull(task_ids=EXPERIMENT_TASK)
+    print(f"  report of {report_day(last_run)} ({run.state}):")
+    return experiment_message(summaries or [])

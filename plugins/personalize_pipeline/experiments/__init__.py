@@ -1,0 +1,1 @@
+"""A/B experiments of recommendation sources: the statistics (``stats``) and the daily report (``report``)."""
