@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 Event = Literal["success", "failure"]
 STATES: dict[str, str] = {"success": "succeeded", "failure": "failed"}
 SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
-GATE_TASK = "{solution}.gate"  # the task id whose return value is GateDecision.as_dict()
+# The task ids whose return value is GateDecision.as_dict(), the final one first: the approval
+# step returns the decision after a human's answer, the gate the decision before it.
+DECISION_TASKS = ("{solution}.approval", "{solution}.gate")
 
 
 def topic_region(topic_arn: str) -> str:
@@ -71,15 +73,17 @@ def _gate_decisions(context: dict[str, Any], solutions: Sequence[str]) -> list[d
         return []
     decisions = []
     for solution in solutions:
-        try:
-            value = ti.xcom_pull(task_ids=GATE_TASK.format(solution=solution))
-        except Exception:
-            log.warning(
-                "Could not read the gate decision of %s for the notification", solution, exc_info=True
-            )
-            continue
-        if isinstance(value, dict):
-            decisions.append(value)
+        for task_id in DECISION_TASKS:
+            try:
+                value = ti.xcom_pull(task_ids=task_id.format(solution=solution))
+            except Exception:
+                log.warning(
+                    "Could not read the gate decision of %s for the notification", solution, exc_info=True
+                )
+                continue
+            if isinstance(value, dict):
+                decisions.append(value)
+                break
     return decisions
 
 

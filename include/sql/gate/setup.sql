@@ -27,3 +27,24 @@ CREATE TABLE IF NOT EXISTS {schema}.solution_metrics (
 
 CREATE INDEX IF NOT EXISTS solution_metrics_by_solution
     ON {schema}.solution_metrics (solution, decision_seq DESC);
+
+-- The popularity-count baseline each candidate was compared with (null: none, e.g. not per-user).
+ALTER TABLE {schema}.solution_metrics ADD COLUMN IF NOT EXISTS baseline_value double precision;
+ALTER TABLE {schema}.solution_metrics ADD COLUMN IF NOT EXISTS baseline_version_arn text;
+
+-- Decisions added since the first release: a candidate waiting for a human, and the baseline's own
+-- row. Replaced only when an older constraint lacks them, so reruns take no exclusive lock.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint
+         WHERE conrelid = '{schema}.solution_metrics'::regclass
+           AND conname = 'solution_metrics_decision_check'
+           AND pg_get_constraintdef(oid) LIKE '%awaiting_approval%'
+    ) THEN
+        ALTER TABLE {schema}.solution_metrics DROP CONSTRAINT IF EXISTS solution_metrics_decision_check;
+        ALTER TABLE {schema}.solution_metrics ADD CONSTRAINT solution_metrics_decision_check
+            CHECK (decision IN ('promoted', 'rejected', 'skipped_gate', 'awaiting_approval', 'baseline'));
+    END IF;
+END
+$$;
