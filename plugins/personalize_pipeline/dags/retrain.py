@@ -69,6 +69,12 @@ def retrain_params(cfg: PipelineConfig, mode: str) -> dict[str, Param]:
             type="boolean",
             description="Check the exports and show the plan; no import, training or cache change.",
         ),
+        "override_monitors": Param(
+            False,
+            type="boolean",
+            description="Import even when this interval's volume or unknown items are beyond the "
+            "monitoring limits (the run stops otherwise).",
+        ),
         "poll_seconds": poll_param(cfg),
     }
 
@@ -98,8 +104,10 @@ class _Build:
 
 def _plan(b: _Build) -> None:
     b.plan = tasks.plan(b.cfg.name, b.import_mode)
-    b.go = tasks.proceed()
-    b.plan >> b.go
+    proceed = tasks.proceed()
+    b.plan >> proceed
+    b.go = tasks.check_data(b.cfg.name, b.plan)  # nothing paid starts before the data checks pass
+    proceed >> b.go
     b.group = operators.PersonalizeCreateDatasetGroupOperator(
         task_id="dataset_group",
         name=b.cfg.dataset_group,
@@ -268,9 +276,9 @@ def _serve(b: _Build, name: str, solution_cfg: SolutionConfig, train, decision) 
         f"Named after the run, so a retry resumes it; waits in the triggerer (pool `{recipe_type.pool}`).",
         **b.aws,
     )
-    b.ends.append(
-        tasks.load_cache(cfg.name, name, files["output_uri"], files["lines"], job.output, decision.output)
-    )
+    load = tasks.load_cache(cfg.name, name, files["output_uri"], files["lines"], job.output, decision.output)
+    b.ends.append(load)
+    tasks.check_coverage(cfg.name, name, load)
 
 
 def _solution(b: _Build, name: str, solution_cfg: SolutionConfig) -> None:

@@ -70,6 +70,48 @@ def proceed(params: dict) -> bool:
 
 
 @task
+def check_data(pipeline: str, import_plan: dict, params: dict) -> dict:
+    """Before any paid import: stop if the data changed shape (see monitors), unless overridden."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from personalize_pipeline.monitors import alert, check_volume
+    from personalize_pipeline.pipelines import load_pipeline
+
+    cfg = load_pipeline(pipeline)
+    problems = check_volume(cfg, S3Hook(aws_conn_id=cfg.connections.aws), import_plan)
+    alert(cfg, problems)
+    messages = [p.message for p in problems]
+    if problems and not params["override_monitors"]:
+        raise AirflowFailException(
+            "The data to import changed shape; nothing was imported. Check the export, or trigger "
+            "again with override_monitors to import it anyway:\n  - " + "\n  - ".join(messages)
+        )
+    return {"problems": messages, "overridden": bool(problems)}
+
+
+@task
+def check_coverage(pipeline: str, solution: str, load: dict, data_interval_end=None) -> list[str]:
+    """After a cache load: alert (SNS) when its coverage fell against the previous load; never fails."""
+    from personalize_pipeline.monitors import alert
+    from personalize_pipeline.monitors import check_coverage as check
+    from personalize_pipeline.pipelines import load_pipeline
+
+    cfg = load_pipeline(pipeline)
+    kind = cfg.solutions[solution].recipe_kind
+    problems = check(
+        cfg,
+        cache=cfg.solutions[solution].output.cache_table,
+        load=load,
+        per_user=kind.per_user,
+        item_column=kind.cache_columns[0] if kind.output_kind == "batch_segment" else kind.cache_columns[2],
+        end=data_interval_end,
+    )
+    alert(cfg, problems)
+    return [p.message for p in problems]
+
+
+@task
 def interactions_locations(import_plan: dict) -> list[str]:
     """The interactions files or folder the plan imports: one import job each."""
     return import_plan["interactions"]
