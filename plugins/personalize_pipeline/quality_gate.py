@@ -7,7 +7,8 @@ more than ``tolerance`` (relative) below the version promoted last. Every decisi
 has an answer in the database, and the next candidate has something to be compared with.
 
 A per-user candidate must also beat a popularity-count version trained on the same data in the
-same run (its row has decision ``baseline``; each candidate's row keeps ``baseline_value``). With
+same run (kept in ``<schema>.baseline_versions``; a candidate's row has ``baseline_value`` and
+``baseline_version_arn``). With
 ``approval`` set, a borderline (or every) candidate waits as ``awaiting_approval`` until a human's
 answer, or the timeout, turns it into ``promoted`` or ``rejected`` (see approval.py).
 """
@@ -34,8 +35,7 @@ PROMOTED = "promoted"
 REJECTED = "rejected"
 SKIPPED_GATE = "skipped_gate"
 AWAITING_APPROVAL = "awaiting_approval"
-BASELINE = "baseline"
-BASELINE_SOLUTION = "popularity-baseline"  # the baseline rows' solution key (and resource name part)
+BASELINE_SOLUTION = "popularity-baseline"  # its Personalize solution: <dataset group>-popularity-baseline
 BASELINE_RECIPE = "aws-popularity-count"
 SKIP_REASON = "gate skipped by the run's skip_gate param"
 _LINEAGE_KEYS = ("dag_id", "run_id", "data_interval_start", "data_interval_end")
@@ -312,31 +312,18 @@ def record_baseline(
     schema: str,
     solution_version_arn: str,
     metrics: dict[str, float],
-    rules: GateConfig,
     lineage: dict[str, str | None],
 ) -> None:
-    """Keep the run's popularity-count version and its metrics (decision ``baseline``) for the history."""
+    """Keep the run's popularity-count version and its metrics (``<schema>.baseline_versions``)."""
     with connect(db_conn_id) as conn, conn.transaction():
         conn.execute(compose("gate/lock.sql"), {"schema": schema})
         conn.execute(compose("gate/setup.sql", schema=schema))
         conn.execute(
-            compose("gate/record.sql", schema=schema),
+            compose("gate/record_baseline.sql", schema=schema),
             {
                 "solution_version_arn": solution_version_arn,
-                "solution": BASELINE_SOLUTION,
-                "training_mode": "FULL",
+                "recipe": BASELINE_RECIPE,
                 "metrics": Jsonb(_storable(metrics)),
-                "gate_metric": rules.metric,
-                "candidate_value": _value(metrics, rules.metric),
-                "live_value": None,
-                "compared_with": None,
-                "decision": BASELINE,
-                "reasons": [
-                    f"{BASELINE_RECIPE} trained on this run's data; per-user candidates must beat it"
-                ],
-                "rules": Jsonb(rules.baseline.model_dump()),
-                "baseline_value": None,
-                "baseline_version_arn": None,
                 **{key: lineage.get(key) for key in _LINEAGE_KEYS},
             },
         )

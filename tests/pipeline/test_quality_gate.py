@@ -339,23 +339,22 @@ def test_borderline_waits_then_the_answer_is_the_final_decision(solution, pipeli
     assert rows == [("promoted", "approved by ana"), ("rejected", "timeout")]
 
 
-def test_the_baseline_row_keeps_its_metrics_for_the_history(solution, pipeline_env):
+def test_the_baseline_version_keeps_its_metrics_for_the_history(solution, pipeline_env):
     arn = f"{BASELINE_ARN}-{solution}"
-    record_baseline(
-        db_conn_id="store_db",
-        schema=SCHEMA,
-        solution_version_arn=arn,
-        metrics=_metrics(0.05),
-        rules=RULES,
-        lineage={"dag_id": "gate_tests", "run_id": solution},
-    )
+    for ndcg in (0.04, 0.05):  # a rerun records it again
+        record_baseline(
+            db_conn_id="store_db",
+            schema=SCHEMA,
+            solution_version_arn=arn,
+            metrics=_metrics(ndcg),
+            lineage={"dag_id": "gate_tests", "run_id": solution},
+        )
     (row,) = _query(
         pipeline_env["database_url"],
-        f"SELECT solution, decision, candidate_value, run_id FROM {SCHEMA}.solution_metrics "
-        "WHERE solution_version_arn = %s",
+        f"SELECT recipe, metrics, run_id FROM {SCHEMA}.baseline_versions WHERE solution_version_arn = %s",
         (arn,),
     )
-    assert row == ("popularity-baseline", "baseline", 0.05, solution)
+    assert row == ("aws-popularity-count", _metrics(0.05), solution)
 
 
 def _query(url: str, sql: str, params=()) -> list[tuple]:

@@ -32,8 +32,8 @@ CREATE INDEX IF NOT EXISTS solution_metrics_by_solution
 ALTER TABLE {schema}.solution_metrics ADD COLUMN IF NOT EXISTS baseline_value double precision;
 ALTER TABLE {schema}.solution_metrics ADD COLUMN IF NOT EXISTS baseline_version_arn text;
 
--- Decisions added since the first release: a candidate waiting for a human, and the baseline's own
--- row. Replaced only when an older constraint lacks them, so reruns take no exclusive lock.
+-- A decision added since the first release: a candidate waiting for a human's answer. The
+-- constraint is replaced only when an older one lacks it, so reruns take no exclusive lock.
 DO $$
 BEGIN
     IF NOT EXISTS (
@@ -44,7 +44,20 @@ BEGIN
     ) THEN
         ALTER TABLE {schema}.solution_metrics DROP CONSTRAINT IF EXISTS solution_metrics_decision_check;
         ALTER TABLE {schema}.solution_metrics ADD CONSTRAINT solution_metrics_decision_check
-            CHECK (decision IN ('promoted', 'rejected', 'skipped_gate', 'awaiting_approval', 'baseline'));
+            CHECK (decision IN ('promoted', 'rejected', 'skipped_gate', 'awaiting_approval'));
     END IF;
 END
 $$;
+
+-- Each run's popularity-count baseline version and its offline metrics; candidates' rows point at
+-- it with baseline_version_arn.
+CREATE TABLE IF NOT EXISTS {schema}.baseline_versions (
+    solution_version_arn text        PRIMARY KEY,
+    recipe               text        NOT NULL,
+    metrics              jsonb       NOT NULL,
+    dag_id               text,
+    run_id               text,
+    data_interval_start  timestamptz,
+    data_interval_end    timestamptz,
+    recorded_at          timestamptz NOT NULL DEFAULT clock_timestamp()
+);

@@ -181,7 +181,7 @@ def baseline_wanted(pipeline: str, params: dict) -> bool:
 def record_baseline(
     pipeline: str, solution_version_arn: str, dag_run=None, data_interval_start=None, data_interval_end=None
 ) -> dict:
-    """Keep the baseline version's metrics in solution_metrics; the gates of this run compare with them."""
+    """Keep the baseline version's metrics (baseline_versions); this run's gates compare with them."""
     from personalize_pipeline.pipelines import load_pipeline
     from personalize_pipeline.quality_gate import record_baseline as record
     from personalize_provider.hooks.personalize import PersonalizeHook
@@ -194,7 +194,6 @@ def record_baseline(
         schema=cfg.cache_schema,
         solution_version_arn=solution_version_arn,
         metrics=metrics,
-        rules=cfg.quality_gate,
         lineage=_lineage(dag_run, data_interval_start, data_interval_end),
     )
     return {"version_arn": solution_version_arn, "metrics": metrics}
