@@ -235,3 +235,28 @@ def test_fresh_caches_other_pipelines_caches_and_manual_schedules_are_quiet():
     assert freshness_problems(cfg, [_live("someone_elses_cache", 99)], NOW) == []
     manual = cfg.model_copy(update={"schedules": SchedulesConfig(full_retrain=None, update_retrain=None)})
     assert freshness_problems(manual, [_live("user_recommendations", 99)], NOW) == []
+
+
+def test_the_retraining_stops_naming_the_numbers_unless_overridden(exports, pipelines_dir, tmp_path):
+    """The DAG's check_data task: fails before any import, or lets the run through when overridden."""
+    import yaml
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from personalize_pipeline.config import DEFAULT_PATH
+    from personalize_pipeline.dags.retrain_tasks import check_data
+
+    s3_config, put = exports
+    items = put(
+        {"2026-08-01T0000": _partition(1000, 100, 50), "2026-09-01T0000": _partition(200, 100, 50)},
+        items=[f"i{i}" for i in range(50)],
+    )
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    raw["s3"] = s3_config.model_dump()
+    plan = _plan(["2026-09-01T0000"], items)
+    with pipelines_dir({"personalize": raw}, tmp_path):
+        with pytest.raises(AirflowFailException) as stopped:
+            check_data.function("personalize", plan, {"override_monitors": False})
+        passed = check_data.function("personalize", plan, {"override_monitors": True})
+    assert "nothing was imported" in str(stopped.value)
+    assert "200 interactions, 0.20x the mean 1,000 of the 1 interval(s) before it" in str(stopped.value)
+    assert passed["overridden"] is True and len(passed["problems"]) == 1
