@@ -311,7 +311,7 @@ def _solution(b: _Build, name: str, solution_cfg: SolutionConfig) -> None:
         )
         b.imports_done >> train
         baseline = b.baseline if name in cfg.baseline_solutions else None
-        decision = tasks.gate(cfg.name, name, train.output, mode_of_run, baseline)
+        decision = tasks.gate(cfg.name, name, train.output, mode_of_run, baseline=baseline)
         approval = _approval(b, name, decision)
         b.ends.append(approval)
         _serve(b, name, solution_cfg, train, approval)
