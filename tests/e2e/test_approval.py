@@ -25,19 +25,22 @@ PREFIX = "e2e-approval"
 SOLUTION = "user-personalization"
 TASK = f"{SOLUTION}.approval"
 DAG_ID = "personalize_retrain_full"
-EXPORTED = datetime(2026, 11, 1, tzinfo=UTC)  # the export run covering October
+# Three months exported: on one month of the demo data, the local service's default ALS loses to
+# popularity-count, and the baseline (rightly) refuses it before any human is asked.
+MONTHS = [datetime(2026, m, 1, tzinfo=UTC) for m in (9, 10, 11)]  # export runs: Aug, Sep, Oct
+EXPORTED = MONTHS[-1]
 FAST = {"poll_seconds": 1}
 
 
 @pytest.fixture(scope="module")
 def pipeline(pipeline_env, tmp_path_factory, pipelines_dir):
-    """One per-user solution, approval of borderline candidates, October exported."""
+    """One per-user solution, approval of borderline candidates, August to October exported."""
     from devenv import datagen
     from personalize_pipeline.config import DEFAULT_PATH
 
     datagen.load(pipeline_env["database_url"], datagen.generate("demo"))
     raw = yaml.safe_load(DEFAULT_PATH.read_text())
-    raw.update(dataset_group=GROUP, start_date="2026-10-01", poll_seconds=1)
+    raw.update(dataset_group=GROUP, start_date="2026-08-01", poll_seconds=1)
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
     raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
     raw["event_sync"]["tracker_name"] = f"{GROUP}-events"
@@ -45,7 +48,8 @@ def pipeline(pipeline_env, tmp_path_factory, pipelines_dir):
     raw["quality_gate"]["approval"] = "borderline"
     folder = tmp_path_factory.mktemp("approval-config")
     with pipelines_dir({"personalize": raw}, folder):
-        assert str(_dag("personalize_export").test(logical_date=EXPORTED).state) == "success"
+        export = _dag("personalize_export")
+        assert [str(export.test(logical_date=month).state) for month in MONTHS] == ["success"] * 3
         yield {**pipeline_env, "raw": raw, "folder": folder, "pipelines_dir": pipelines_dir}
 
 
