@@ -417,8 +417,9 @@ class PipelineConfig(_Strict):
             tables.setdefault(table, f"fallbacks.{kind}.cache_table")
         if len(self.filters) > 10:
             problems.append("filters: a dataset group holds at most 10 filters")
-        if len(self.solutions) > 10:
-            problems.append("solutions: a dataset group holds at most 10 solutions")
+        if len(self.solutions) + bool(self.baseline_solutions) > 10:
+            baseline = " (one of them the popularity baseline)" if self.baseline_solutions else ""
+            problems.append(f"solutions: a dataset group holds at most 10 solutions{baseline}")
         problems += self._experiment_problems()
         if problems:
             raise ValueError("; ".join(problems))

@@ -121,3 +121,13 @@ def test_approval_baseline_and_monitoring_have_defaults_and_are_checked(raw):
         change(data)
         message = _error(data)
         assert f"  {key}: " in message and words in message, message
+
+
+def test_the_popularity_baseline_takes_one_of_the_groups_ten_solutions(raw):
+    data = copy.deepcopy(raw)
+    recipe = {"recipe": "aws-popularity-count"}
+    data["solutions"] = {"user-personalization": raw["solutions"]["user-personalization"]}
+    data["solutions"].update({f"s{i}": recipe for i in range(9)})
+    assert "at most 10 solutions (one of them the popularity baseline)" in _error(data)
+    data["quality_gate"]["baseline"] = {"enabled": False}
+    parse_config(data, DEFAULT_PATH)
