@@ -168,6 +168,9 @@ class OutputConfig(_Strict):
 
 # --- Human approval, popularity baseline and monitors (quality_gate.py, approval.py, monitors.py) ---
 
+BASELINE_SOLUTION = "popularity-baseline"  # its Personalize solution: <dataset group>-popularity-baseline
+BASELINE_RECIPE = "aws-popularity-count"
+
 
 class BaselineConfig(_Strict):
     """A per-user candidate must beat a popularity-count version trained on the same data."""

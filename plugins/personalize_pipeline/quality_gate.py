@@ -24,7 +24,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from personalize_pipeline.config import GateConfig
+from personalize_pipeline.config import BASELINE_RECIPE, GateConfig
 from personalize_pipeline.db import connect, table_exists
 from personalize_pipeline.sql_files import compose
 
@@ -35,8 +35,6 @@ PROMOTED = "promoted"
 REJECTED = "rejected"
 SKIPPED_GATE = "skipped_gate"
 AWAITING_APPROVAL = "awaiting_approval"
-BASELINE_SOLUTION = "popularity-baseline"  # its Personalize solution: <dataset group>-popularity-baseline
-BASELINE_RECIPE = "aws-popularity-count"
 SKIP_REASON = "gate skipped by the run's skip_gate param"
 _LINEAGE_KEYS = ("dag_id", "run_id", "data_interval_start", "data_interval_end")
 _ABBREVIATIONS = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task
 
-from personalize_pipeline.config import PipelineConfig
+from personalize_pipeline.config import BASELINE_SOLUTION, PipelineConfig
 from personalize_pipeline.dags.common import dag_args
 from personalize_provider.operators.personalize_cleanup import PersonalizeCleanupSolutionVersionsOperator
 
@@ -88,7 +88,9 @@ def build_cleanup_dag(cfg: PipelineConfig) -> DAG:
             description="Apply the retention policy to solution versions and the pipeline's S3 files.",
         )
     ) as dag:
-        for name in cfg.solutions:
+        # The popularity baseline trains a version each run: the same retention applies to it.
+        baseline = [BASELINE_SOLUTION] if cfg.baseline_solutions else []
+        for name in [*cfg.solutions, *baseline]:
             PersonalizeCleanupSolutionVersionsOperator(
                 task_id=f"versions_{name}",
                 solution_arn=solution_arn.override(task_id=f"find_{name}")(cfg.name, name),

@@ -24,7 +24,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, TaskGroup, chain
 
-from personalize_pipeline.config import PipelineConfig, SolutionConfig
+from personalize_pipeline.config import BASELINE_RECIPE, BASELINE_SOLUTION, PipelineConfig, SolutionConfig
 from personalize_pipeline.dags import retrain_tasks as tasks
 from personalize_pipeline.dags.common import aws_args, dag_args, dataset_asset, poll_param
 from personalize_pipeline.datasets import DatasetSpec
@@ -196,8 +196,6 @@ def _baseline(b: _Build) -> None:
     cfg = b.cfg
     if not cfg.baseline_solutions:
         return
-    from personalize_pipeline.quality_gate import BASELINE_RECIPE, BASELINE_SOLUTION
-
     with TaskGroup(group_id="baseline", tooltip=BASELINE_RECIPE):
         wanted = tasks.baseline_wanted(cfg.name)
         b.go >> wanted
