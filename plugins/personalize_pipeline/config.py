@@ -169,10 +169,40 @@ class OutputConfig(_Strict):
     filter: str | None = None
 
 
+# --- Human approval, popularity baseline and monitors (quality_gate.py, approval.py, monitors.py) ---
+
+BASELINE_SOLUTION = "popularity-baseline"  # its Personalize solution: <dataset group>-popularity-baseline
+BASELINE_RECIPE = "aws-popularity-count"
+
+
+class BaselineConfig(_Strict):
+    """A per-user candidate must beat a popularity-count version trained on the same data."""
+
+    enabled: bool = True
+    margin: float = Field(0.0, ge=0, le=1)  # relative: candidate > baseline * (1 + margin)
+
+
+class MonitoringConfig(_Strict):
+    """Checks that alert (SNS) or stop a run when the data or the caches change shape."""
+
+    volume_factor: float = Field(3.0, gt=1)  # this interval vs the trailing mean, up or down
+    trailing_intervals: int = Field(3, ge=1, le=24)
+    unknown_items_max_share: float = Field(0.2, ge=0, le=1)  # interactions on items not in the snapshot
+    coverage_factor: float = Field(1.5, gt=1)  # alert when coverage < previous load's / factor
+    active_days: int = Field(90, ge=1)  # an active customer has history in these days
+    freshness_grace: float = Field(1.5, ge=1)  # a live cache may be this many schedule intervals old
+
+
+# --- end of the approval, baseline and monitoring block ---
+
+
 class GateConfig(_Strict):
     metric: str
     tolerance: float = Field(0.02, ge=0, le=1)
     minimums: dict[str, float] = {}
+    approval: Literal["never", "borderline", "always"] = "never"
+    approval_timeout_hours: float = Field(24, gt=0, le=24 * 30)
+    baseline: BaselineConfig = BaselineConfig()
 
     @field_validator("metric")
     @classmethod
@@ -377,6 +407,7 @@ class PipelineConfig(_Strict):
     notifications: NotificationsConfig = NotificationsConfig()
     experiments: dict[str, ExperimentConfig] = {}
     serving: ServingConfig = ServingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @field_validator("solutions", "filters", "experiments")
     @classmethod
@@ -405,8 +436,9 @@ class PipelineConfig(_Strict):
             tables.setdefault(table, f"fallbacks.{kind}.cache_table")
         if len(self.filters) > 10:
             problems.append("filters: a dataset group holds at most 10 filters")
-        if len(self.solutions) > 10:
-            problems.append("solutions: a dataset group holds at most 10 solutions")
+        if len(self.solutions) + bool(self.baseline_solutions) > 10:
+            baseline = " (one of them the popularity baseline)" if self.baseline_solutions else ""
+            problems.append(f"solutions: a dataset group holds at most 10 solutions{baseline}")
         problems += self._experiment_problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -485,6 +517,19 @@ class PipelineConfig(_Strict):
 
     def gate_for(self, solution: str) -> GateConfig:
         return self.solutions[solution].quality_gate or self.quality_gate
+
+    @property
+    def baseline_solutions(self) -> list[str]:
+        """Solutions whose gate compares with the popularity baseline: per-user recipes, baseline on.
+
+        Related-items and segment recipes answer other questions than "what will this user pick
+        next", so popularity-count's metrics are not comparable with theirs.
+        """
+        return [
+            name
+            for name, solution in self.solutions.items()
+            if solution.recipe_kind.per_user and self.gate_for(name).baseline.enabled
+        ]
 
     def dataset_specs(self) -> list[DatasetSpec]:
         """The configured datasets, interactions first."""

@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 Event = Literal["success", "failure"]
 STATES: dict[str, str] = {"success": "succeeded", "failure": "failed"}
 SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
-GATE_TASK = "{solution}.gate"  # the task id whose return value is GateDecision.as_dict()
 EXPERIMENT_TASK = "experiment_report"  # the task id whose return value is the experiments' summaries
+# The task ids whose return value is GateDecision.as_dict(), the final one first: the approval
+# step returns the decision after a human's answer, the gate the decision before it.
+DECISION_TASKS = ("{solution}.approval", "{solution}.gate")
 
 
 def topic_region(topic_arn: str) -> str:
@@ -78,9 +80,15 @@ def _pushed(context: dict[str, Any], task_id: str) -> Any:
 
 
 def _gate_decisions(context: dict[str, Any], solutions: Sequence[str]) -> list[dict]:
-    """The decisions the run's gate tasks pushed."""
-    pushed = (_pushed(context, GATE_TASK.format(solution=solution)) for solution in solutions)
-    return [value for value in pushed if isinstance(value, dict)]
+    """Each solution's final decision: the approval step's when it ran, else the gate's."""
+    decisions = []
+    for solution in solutions:
+        for task_id in DECISION_TASKS:
+            value = _pushed(context, task_id.format(solution=solution))
+            if isinstance(value, dict):
+                decisions.append(value)
+                break
+    return decisions
 
 
 def run_details(context: dict[str, Any], event: Event, solutions: Sequence[str]) -> list[str]:

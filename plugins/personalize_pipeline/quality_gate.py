@@ -5,6 +5,12 @@ A candidate is promoted when it meets the absolute minimums and scores, on the g
 more than ``tolerance`` (relative) below the version promoted last. Every decision is kept in
 ``<schema>.solution_metrics`` with its reasons and lineage, so "why is this version serving?"
 has an answer in the database, and the next candidate has something to be compared with.
+
+A per-user candidate must also beat a popularity-count version trained on the same data in the
+same run (kept in ``<schema>.baseline_versions``; a candidate's row has ``baseline_value`` and
+``baseline_version_arn``). With
+``approval`` set, a borderline (or every) candidate waits as ``awaiting_approval`` until a human's
+answer, or the timeout, turns it into ``promoted`` or ``rejected`` (see approval.py).
 """
 
 from __future__ import annotations
@@ -12,13 +18,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from personalize_pipeline.config import GateConfig
+from personalize_pipeline.config import BASELINE_RECIPE, GateConfig
 from personalize_pipeline.db import connect, table_exists
 from personalize_pipeline.sql_files import compose
 
@@ -28,6 +34,7 @@ TABLE = "solution_metrics"
 PROMOTED = "promoted"
 REJECTED = "rejected"
 SKIPPED_GATE = "skipped_gate"
+AWAITING_APPROVAL = "awaiting_approval"
 SKIP_REASON = "gate skipped by the run's skip_gate param"
 _LINEAGE_KEYS = ("dag_id", "run_id", "data_interval_start", "data_interval_end")
 _ABBREVIATIONS = {
@@ -70,6 +77,9 @@ class GateDecision:
     metric: str
     candidate_value: float | None
     live_value: float | None
+    needs_approval: bool = False  # waits for a human before anything is promoted
+    baseline_value: float | None = None
+    tolerance: float | None = None
 
     def as_dict(self) -> dict:
         """Plain JSON types, for XCom."""
@@ -86,6 +96,8 @@ class GateDecision:
     def summary(self) -> str:
         """One line for logs and notifications."""
         verdict = "promoted" if self.promote else "NOT promoted"
+        if self.needs_approval:
+            verdict = "waiting for approval"
         because = "; ".join(self.reasons) or "no reason recorded"
         return f"{self.solution}: {verdict} — {because}"
 
@@ -143,6 +155,59 @@ def judge(
     return promote, reasons
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The run's popularity-count version, or why a candidate is not compared with one."""
+
+    version_arn: str | None = None
+    metrics: dict[str, Any] | None = None
+    skipped: str | None = None  # e.g. "not comparable: RELATED_ITEMS recipe"
+
+
+def beats_baseline(
+    candidate: dict[str, Any], baseline: dict[str, Any] | None, rules: GateConfig
+) -> tuple[bool, str]:
+    """Pure rule: the candidate must score above ``baseline * (1 + margin)`` on the gate's metric.
+
+    A baseline without the metric cannot vouch for anything, so it refuses too (with the reason).
+    """
+    metric, margin = short_name(rules.metric), rules.baseline.margin
+    value, floor = _value(candidate, rules.metric), _value(baseline, rules.metric)
+    if floor is None:
+        return False, f"the popularity baseline has no {metric}: cannot show the candidate beats it"
+    if value is None:
+        return False, f"{metric} is missing from the candidate's metrics"
+    threshold = floor * (1 + margin)
+    wins = value > threshold and not math.isclose(value, threshold, rel_tol=1e-9, abs_tol=1e-12)
+    verb = "beats" if wins else "does not beat"
+    return wins, f"{metric} {value:.4f} {verb} the popularity baseline {floor:.4f} (margin {margin * 100:g}%)"
+
+
+def needs_approval(
+    candidate_value: float | None, live_value: float | None, has_live: bool, rules: GateConfig
+) -> str | None:
+    """Why a candidate that passed waits for a human (None: it does not).
+
+    ``borderline``: below the live version but within tolerance, or the first version.
+    """
+    if rules.approval == "always":
+        return "approval: always"
+    if rules.approval == "borderline":
+        if not has_live:
+            return "approval: borderline (first version, nothing live to compare with)"
+        if candidate_value is not None and live_value is not None and candidate_value < live_value:
+            return "approval: borderline (below the live version, within tolerance)"
+    return None
+
+
+def _rules_record(rules: GateConfig) -> dict[str, Any]:
+    """The rules kept with a decision: metric, tolerance and minimums always, newer keys when set."""
+    return {
+        **rules.model_dump(include={"metric", "tolerance", "minimums"}),
+        **rules.model_dump(exclude_defaults=True),
+    }
+
+
 def _storable(metrics: dict[str, Any]) -> dict[str, float | None]:
     """JSON that PostgreSQL accepts: jsonb has no NaN or infinity, so those are stored as null."""
     return {str(name): _value(metrics, name) for name in metrics}
@@ -159,13 +224,17 @@ def record_and_judge(
     rules: GateConfig,
     skip_gate: bool,
     lineage: dict[str, str | None],
+    baseline: Baseline | None = None,
 ) -> GateDecision:
     """Store the candidate's metrics, compare it with the latest promoted version, record the decision.
 
     Idempotent per version: a rerun updates the version's row and compares with the latest promoted
     version other than the candidate itself. ``skip_gate`` promotes whatever the metrics say.
+    ``baseline`` is the run's popularity-count version, or why the candidate is not compared with
+    one (recorded as a reason); None when the baseline is off.
     """
     record_lineage = {key: lineage.get(key) for key in _LINEAGE_KEYS}
+    baseline = baseline or Baseline(skipped=None)
     with connect(db_conn_id) as conn, conn.transaction():
         conn.execute(compose("gate/lock.sql"), {"schema": schema})
         conn.execute(compose("gate/setup.sql", schema=schema))
@@ -180,11 +249,23 @@ def record_and_judge(
         ).fetchone()
         live_arn, live_metrics = row if row else (None, None)
         promote, reasons = judge(metrics, live_metrics, rules)
+        if baseline.skipped:
+            reasons.append(f"no popularity baseline: {baseline.skipped}")
+        elif promote and baseline.version_arn:
+            promote, reason = beats_baseline(metrics, baseline.metrics, rules)
+            reasons.append(reason)
+        candidate_value, live_value = _value(metrics, rules.metric), _value(live_metrics, rules.metric)
+        waits_because = None
         if skip_gate:
             reasons = [SKIP_REASON] + (
                 [] if promote else ["the gate would have rejected it: " + "; ".join(reasons)]
             )
             promote, decision = True, SKIPPED_GATE
+        elif promote and (
+            waits_because := needs_approval(candidate_value, live_value, row is not None, rules)
+        ):
+            reasons.append(f"waiting for a human: {waits_because}")
+            promote, decision = False, AWAITING_APPROVAL
         else:
             decision = PROMOTED if promote else REJECTED
         result = GateDecision(
@@ -194,8 +275,11 @@ def record_and_judge(
             promote=promote,
             reasons=reasons,
             metric=rules.metric,
-            candidate_value=_value(metrics, rules.metric),
-            live_value=_value(live_metrics, rules.metric),
+            candidate_value=candidate_value,
+            live_value=live_value,
+            needs_approval=waits_because is not None,
+            baseline_value=_value(baseline.metrics, rules.metric),
+            tolerance=rules.tolerance,
         )
         conn.execute(
             compose("gate/record.sql", schema=schema),
@@ -210,12 +294,59 @@ def record_and_judge(
                 "compared_with": live_arn,
                 "decision": decision,
                 "reasons": reasons,
-                "rules": Jsonb(rules.model_dump()),
+                "rules": Jsonb(_rules_record(rules)),
+                "baseline_value": result.baseline_value,
+                "baseline_version_arn": baseline.version_arn,
                 **record_lineage,
             },
         )
     log.log(logging.INFO if promote else logging.WARNING, "Quality gate: %s", result.summary())
     return result
+
+
+def record_baseline(
+    *,
+    db_conn_id: str,
+    schema: str,
+    solution_version_arn: str,
+    metrics: dict[str, float],
+    lineage: dict[str, str | None],
+) -> None:
+    """Keep the run's popularity-count version and its metrics (``<schema>.baseline_versions``)."""
+    with connect(db_conn_id) as conn, conn.transaction():
+        conn.execute(compose("gate/lock.sql"), {"schema": schema})
+        conn.execute(compose("gate/setup.sql", schema=schema))
+        conn.execute(
+            compose("gate/record_baseline.sql", schema=schema),
+            {
+                "solution_version_arn": solution_version_arn,
+                "recipe": BASELINE_RECIPE,
+                "metrics": Jsonb(_storable(metrics)),
+                **{key: lineage.get(key) for key in _LINEAGE_KEYS},
+            },
+        )
+
+
+def record_answer(
+    *, db_conn_id: str, schema: str, decision: GateDecision, approved: bool, reason: str
+) -> GateDecision:
+    """A human's answer (or the timeout) on a waiting candidate: its final decision, recorded.
+
+    Only a row still ``awaiting_approval`` changes; the returned decision is what the run acts on.
+    """
+    with connect(db_conn_id) as conn, conn.transaction():
+        conn.execute(compose("gate/lock.sql"), {"schema": schema})
+        conn.execute(
+            compose("gate/answer.sql", schema=schema),
+            {
+                "solution_version_arn": decision.solution_version_arn,
+                "decision": PROMOTED if approved else REJECTED,
+                "reason": reason,
+            },
+        )
+    final = replace(decision, promote=approved, needs_approval=False, reasons=[*decision.reasons, reason])
+    log.log(logging.INFO if approved else logging.WARNING, "Quality gate: %s", final.summary())
+    return final
 
 
 def live_version(*, db_conn_id: str, schema: str, solution: str) -> tuple[str, dict[str, float]] | None:

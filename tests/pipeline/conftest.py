@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -19,3 +20,24 @@ def put(pipeline_env, aws_clients):
         return f"s3://{bucket}/{prefix}/{folder}/"
 
     return put_output
+
+
+@pytest.fixture
+def subscribed(pipeline_env, aws_clients):
+    """A fresh topic with an SQS queue subscribed to it; returns the topic ARN and a reader of the queue."""
+    sns, sqs = aws_clients("sns"), aws_clients("sqs")
+    name = f"pipeline-notes-{uuid.uuid4().hex[:8]}"
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    def received() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+    yield topic, received
+    sns.delete_topic(TopicArn=topic)
+    sqs.delete_queue(QueueUrl=queue_url)

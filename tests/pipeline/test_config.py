@@ -98,3 +98,36 @@ def test_unreadable_file_is_named(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_approval_baseline_and_monitoring_have_defaults_and_are_checked(raw):
+    config = load_config(DEFAULT_PATH)
+    gate = config.quality_gate
+    assert (gate.approval, gate.approval_timeout_hours, gate.baseline.enabled, gate.baseline.margin) == (
+        "never",
+        24,
+        True,
+        0.0,
+    )
+    assert config.monitoring.volume_factor == 3.0
+    assert config.baseline_solutions == ["user-personalization"]  # per-user recipes only
+    for change, key, words in (
+        (lambda d: d["quality_gate"].update(approval="sometimes"), "quality_gate.approval", "never"),
+        (lambda d: d["quality_gate"].update(baseline={"margin": -1}), "quality_gate.baseline.margin", "0"),
+        (lambda d: d.update(monitoring={"volume_factor": 0.5}), "monitoring.volume_factor", "greater than 1"),
+        (lambda d: d.update(monitoring={"volume": 2}), "monitoring.volume", "unknown key"),
+    ):
+        data = copy.deepcopy(raw)
+        change(data)
+        message = _error(data)
+        assert f"  {key}: " in message and words in message, message
+
+
+def test_the_popularity_baseline_takes_one_of_the_groups_ten_solutions(raw):
+    data = copy.deepcopy(raw)
+    recipe = {"recipe": "aws-popularity-count"}
+    data["solutions"] = {"user-personalization": raw["solutions"]["user-personalization"]}
+    data["solutions"].update({f"s{i}": recipe for i in range(9)})
+    assert "at most 10 solutions (one of them the popularity baseline)" in _error(data)
+    data["quality_gate"]["baseline"] = {"enabled": False}
+    parse_config(data, DEFAULT_PATH)

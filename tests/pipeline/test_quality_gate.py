@@ -10,14 +10,19 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from personalize_pipeline.config import GateConfig
+from personalize_pipeline.config import BaselineConfig, GateConfig
 from personalize_pipeline.quality_gate import (
     SKIP_REASON,
+    Baseline,
     GateDecision,
+    beats_baseline,
     judge,
     live_version,
     metrics_history,
+    needs_approval,
     record_and_judge,
+    record_answer,
+    record_baseline,
 )
 
 NDCG = "normalized_discounted_cumulative_gain_at_10"
@@ -131,6 +136,8 @@ def _gate(
     *,
     skip_gate: bool = False,
     dataset_group: str = "shop",
+    rules: GateConfig = RULES,
+    baseline: Baseline | None = None,
 ) -> GateDecision:
     return record_and_judge(
         db_conn_id="store_db",
@@ -141,8 +148,9 @@ def _gate(
         ),
         training_mode="FULL",
         metrics=metrics,
-        rules=RULES,
+        rules=rules,
         skip_gate=skip_gate,
+        baseline=baseline,
         lineage={
             "dag_id": "gate_tests",
             "run_id": f"run-{version}",
@@ -247,3 +255,108 @@ def test_readers_of_a_schema_without_decisions_get_nothing(pipeline_env):
     schema = f"gate_empty_{uuid.uuid4().hex[:6]}"
     assert live_version(db_conn_id="store_db", schema=schema, solution="any") is None
     assert metrics_history(db_conn_id="store_db", schema=schema, solution="any") == []
+
+
+# --- the popularity baseline and approval ----------------------------------------------------------
+
+BASELINE_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/shop-popularity-baseline/run"
+
+
+def test_a_candidate_worse_than_popularity_is_refused_with_both_numbers():
+    wins, reason = beats_baseline(_metrics(0.08), _metrics(0.09), RULES)
+    assert wins is False
+    assert reason == "ndcg@10 0.0800 does not beat the popularity baseline 0.0900 (margin 0%)"
+
+
+def test_the_margin_is_relative_and_a_tie_does_not_beat():
+    margin = RULES.model_copy(update={"baseline": BaselineConfig(margin=0.1)})
+    assert beats_baseline(_metrics(0.111), _metrics(0.1), margin)[0] is True
+    assert beats_baseline(_metrics(0.109), _metrics(0.1), margin)[0] is False
+    assert beats_baseline(_metrics(0.1), _metrics(0.1), RULES)[0] is False
+    assert beats_baseline(_metrics(0.1), {}, RULES) == (
+        False,
+        "the popularity baseline has no ndcg@10: cannot show the candidate beats it",
+    )
+
+
+def test_approval_asks_for_borderline_or_first_versions_only():
+    borderline = RULES.model_copy(update={"approval": "borderline"})
+    assert needs_approval(0.1, None, False, borderline).startswith("approval: borderline (first version")
+    assert needs_approval(0.096, 0.1, True, borderline).startswith("approval: borderline (below")
+    assert needs_approval(0.12, 0.1, True, borderline) is None
+    assert needs_approval(0.12, 0.1, True, RULES) is None  # never, the default
+    assert needs_approval(0.12, 0.1, True, RULES.model_copy(update={"approval": "always"})) is not None
+
+
+def test_losing_to_the_baseline_is_recorded_as_rejected_with_the_baseline(solution, pipeline_env):
+    """Better than live, all minimums met, but worse than "most popular": never promoted."""
+    _gate(solution, "v1", _metrics(0.10))
+    baseline = Baseline(version_arn=BASELINE_ARN, metrics=_metrics(0.2))
+    decision = _gate(solution, "v2", _metrics(0.15), baseline=baseline)
+    assert decision.promote is False and decision.baseline_value == 0.2
+    assert "ndcg@10 0.1500 does not beat the popularity baseline 0.2000 (margin 0%)" in decision.reasons
+    (row,) = _query(
+        pipeline_env["database_url"],
+        f"SELECT decision, baseline_value, baseline_version_arn FROM {SCHEMA}.solution_metrics "
+        "WHERE solution_version_arn LIKE %s",
+        (f"%-{solution}/v2",),
+    )
+    assert row == ("rejected", 0.2, BASELINE_ARN)
+
+
+def test_a_skipped_baseline_is_a_recorded_reason(solution):
+    decision = _gate(
+        solution, "v1", _metrics(0.1), baseline=Baseline(skipped="RELATED_ITEMS: not comparable")
+    )
+    assert decision.promote is True
+    assert "no popularity baseline: RELATED_ITEMS: not comparable" in decision.reasons
+
+
+def test_borderline_waits_then_the_answer_is_the_final_decision(solution, pipeline_env):
+    borderline = RULES.model_copy(update={"approval": "borderline"})
+    first = _gate(solution, "v1", _metrics(0.1), rules=borderline)
+    assert (first.promote, first.needs_approval) == (False, True)
+    assert _rows(pipeline_env["database_url"], solution)[0][1] == "awaiting_approval"
+    assert live_version(db_conn_id="store_db", schema=SCHEMA, solution=solution) is None
+
+    approved = record_answer(
+        db_conn_id="store_db", schema=SCHEMA, decision=first, approved=True, reason="approved by ana"
+    )
+    assert (approved.promote, approved.reasons[-1]) == (True, "approved by ana")
+    assert live_version(db_conn_id="store_db", schema=SCHEMA, solution=solution)[0].endswith("/v1")
+
+    second = _gate(solution, "v2", _metrics(0.098), rules=borderline)  # 2% below live: borderline
+    assert second.needs_approval
+    record_answer(db_conn_id="store_db", schema=SCHEMA, decision=second, approved=False, reason="timeout")
+    # a late second answer cannot flip a decided row
+    record_answer(db_conn_id="store_db", schema=SCHEMA, decision=second, approved=True, reason="late")
+    rows = _query(
+        pipeline_env["database_url"],
+        f"SELECT decision, reasons[array_upper(reasons, 1)] FROM {SCHEMA}.solution_metrics "
+        "WHERE solution = %s ORDER BY first_decided_at",
+        (solution,),
+    )
+    assert rows == [("promoted", "approved by ana"), ("rejected", "timeout")]
+
+
+def test_the_baseline_version_keeps_its_metrics_for_the_history(solution, pipeline_env):
+    arn = f"{BASELINE_ARN}-{solution}"
+    for ndcg in (0.04, 0.05):  # a rerun records it again
+        record_baseline(
+            db_conn_id="store_db",
+            schema=SCHEMA,
+            solution_version_arn=arn,
+            metrics=_metrics(ndcg),
+            lineage={"dag_id": "gate_tests", "run_id": solution},
+        )
+    (row,) = _query(
+        pipeline_env["database_url"],
+        f"SELECT recipe, metrics, run_id FROM {SCHEMA}.baseline_versions WHERE solution_version_arn = %s",
+        (arn,),
+    )
+    assert row == ("aws-popularity-count", _metrics(0.05), solution)
+
+
+def _query(url: str, sql: str, params=()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()

@@ -9,6 +9,9 @@ Applies `retention` from the pipeline's file:
   with their validation reports, and retraining runs' batch files older than `run_files_days`.
   Only this pipeline's prefix is touched.
 
+It also checks freshness: a live cache older than the retraining schedule allows
+(`monitoring.freshness_grace` intervals) is reported to the SNS topic; the run does not fail.
+
 Set `dry_run` in the trigger form to see what would go.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task
 
-from personalize_pipeline.config import PipelineConfig
+from personalize_pipeline.config import BASELINE_SOLUTION, PipelineConfig
 from personalize_pipeline.dags.common import dag_args
 from personalize_provider.operators.personalize_cleanup import PersonalizeCleanupSolutionVersionsOperator
 
@@ -57,6 +60,22 @@ def prune_s3(pipeline: str, params: dict, data_interval_end=None) -> dict:
     return {"exports": removed, "run_files": runs, "dry_run": params["dry_run"]}
 
 
+@task
+def freshness(pipeline: str) -> list[str]:
+    """Alert (SNS) for each live cache older than its retraining schedule allows."""
+    from airflow.sdk.timezone import utcnow
+
+    from personalize_pipeline.monitors import alert, freshness_problems
+    from personalize_pipeline.pipelines import load_pipeline
+    from personalize_pipeline.reporting import live_caches
+
+    cfg = load_pipeline(pipeline)
+    caches = live_caches(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
+    problems = freshness_problems(cfg, caches, utcnow())
+    alert(cfg, problems)
+    return [p.message for p in problems]
+
+
 def build_cleanup_dag(cfg: PipelineConfig) -> DAG:
     with DAG(
         **dag_args(
@@ -69,7 +88,9 @@ def build_cleanup_dag(cfg: PipelineConfig) -> DAG:
             description="Apply the retention policy to solution versions and the pipeline's S3 files.",
         )
     ) as dag:
-        for name in cfg.solutions:
+        # The popularity baseline trains a version each run: the same retention applies to it.
+        baseline = [BASELINE_SOLUTION] if cfg.baseline_solutions else []
+        for name in [*cfg.solutions, *baseline]:
             PersonalizeCleanupSolutionVersionsOperator(
                 task_id=f"versions_{name}",
                 solution_arn=solution_arn.override(task_id=f"find_{name}")(cfg.name, name),
@@ -80,4 +101,5 @@ def build_cleanup_dag(cfg: PipelineConfig) -> DAG:
                 f"versions beyond the newest {cfg.retention.solution_versions}.",
             )
         prune_s3(cfg.name)
+        freshness(cfg.name)
     return dag

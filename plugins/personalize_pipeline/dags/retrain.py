@@ -5,8 +5,10 @@
 
 plan (which exports to import; fails before any paid call if one is missing or invalid)
 → dataset group, schemas, datasets, filters → imports → per solution, in parallel:
-choose the training mode → train → quality gate → (if promoted) campaign update, batch job,
-cache swap → fallback lists → report (gate decisions, cache counts, SNS).
+choose the training mode → train → quality gate (against the live version and, for per-user
+recipes, a popularity-count baseline trained on the same data) → approval by a human when
+`quality_gate.approval` asks for one → (if promoted) campaign update, batch job, cache swap →
+fallback lists → report (gate decisions, cache counts, SNS).
 
 Trigger it by hand from the form to choose the solutions, the training mode, to skip the gate
 or to make a dry run (checks the exports and prints the plan, with no paid call).
@@ -22,7 +24,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, TaskGroup, chain
 
-from personalize_pipeline.config import PipelineConfig, SolutionConfig
+from personalize_pipeline.config import BASELINE_RECIPE, BASELINE_SOLUTION, PipelineConfig, SolutionConfig
 from personalize_pipeline.dags import retrain_tasks as tasks
 from personalize_pipeline.dags.common import aws_args, dag_args, dataset_asset, poll_param
 from personalize_pipeline.datasets import DatasetSpec
@@ -67,6 +69,12 @@ def retrain_params(cfg: PipelineConfig, mode: str) -> dict[str, Param]:
             type="boolean",
             description="Check the exports and show the plan; no import, training or cache change.",
         ),
+        "override_monitors": Param(
+            False,
+            type="boolean",
+            description="Import even when this interval's volume or unknown items are beyond the "
+            "monitoring limits (the run stops otherwise).",
+        ),
         "poll_seconds": poll_param(cfg),
     }
 
@@ -89,14 +97,17 @@ class _Build:
     go: Any = None
     group: Any = None
     imports_done: Any = None
+    baseline: Any = None
     filters: dict[str, Any] = field(default_factory=dict)
     ends: list[Any] = field(default_factory=list)
 
 
 def _plan(b: _Build) -> None:
     b.plan = tasks.plan(b.cfg.name, b.import_mode)
-    b.go = tasks.proceed()
-    b.plan >> b.go
+    proceed = tasks.proceed()
+    b.plan >> proceed
+    b.go = tasks.check_data(b.cfg.name, b.plan)  # nothing paid starts before the data checks pass
+    proceed >> b.go
     b.group = operators.PersonalizeCreateDatasetGroupOperator(
         task_id="dataset_group",
         name=b.cfg.dataset_group,
@@ -180,10 +191,58 @@ def _datasets_and_filters(b: _Build) -> None:
             b.filters[name] = created
 
 
+def _baseline(b: _Build) -> None:
+    """One popularity-count version per run, trained on the same data; every per-user gate uses it."""
+    cfg = b.cfg
+    if not cfg.baseline_solutions:
+        return
+    with TaskGroup(group_id="baseline", tooltip=BASELINE_RECIPE):
+        wanted = tasks.baseline_wanted(cfg.name)
+        b.go >> wanted
+        solution = operators.PersonalizeCreateSolutionOperator(
+            task_id="solution",
+            name=cfg.resource_name(BASELINE_SOLUTION),
+            dataset_group_arn=b.group.output,
+            recipe_arn=f"arn:aws:personalize:::recipe/{BASELINE_RECIPE}",
+            doc_md=f"Creates or adopts the {BASELINE_RECIPE} solution the gates compare with.",
+            **b.aws,
+        )
+        wanted >> solution
+        train = operators.PersonalizeCreateSolutionVersionOperator(
+            task_id="train",
+            solution_arn=solution.output,
+            training_mode="FULL",
+            pool=TRAINING_POOL,
+            doc_md="Trains the baseline on this run's data (FULL: its offline metrics come from the "
+            "same holdout protocol as the candidates'). Named after the run, so a retry resumes it.",
+            **b.aws,
+        )
+        b.imports_done >> train
+        b.baseline = tasks.record_baseline(cfg.name, train.output)
+
+
+def _approval(b: _Build, name: str, decision):
+    """Passes the gate's decision on, or waits for a human's answer when the gate asks for one."""
+    from personalize_pipeline.approval import GateApprovalOperator
+
+    rules = b.cfg.gate_for(name)
+    return GateApprovalOperator(
+        task_id="approval",
+        pipeline=b.cfg.name,
+        decision=decision,
+        timeout_hours=rules.approval_timeout_hours,
+        db_conn_id=b.cfg.connections.cache_db,
+        schema=b.cfg.cache_schema,
+        doc_md=f"Approval `{rules.approval}`: a candidate the gate marks for a human waits here (no "
+        f"worker held) until Approve or Reject in Required Actions or the REST API; no answer in "
+        f"{rules.approval_timeout_hours:g} h rejects it. Otherwise passes the gate's decision on.",
+    )
+
+
 def _serve(b: _Build, name: str, solution_cfg: SolutionConfig, train, decision) -> None:
     """After a promoted gate: the campaign (when enabled), the batch job and the cache swap."""
     cfg = b.cfg
-    ok = tasks.promoted(decision)
+    ok = tasks.promoted(decision.output)
     if solution_cfg.campaign.enabled:
         campaign = operators.PersonalizeCreateCampaignOperator(
             task_id="campaign",
@@ -215,7 +274,9 @@ def _serve(b: _Build, name: str, solution_cfg: SolutionConfig, train, decision) 
         f"Named after the run, so a retry resumes it; waits in the triggerer (pool `{recipe_type.pool}`).",
         **b.aws,
     )
-    b.ends.append(tasks.load_cache(cfg.name, name, files["output_uri"], files["lines"], job.output, decision))
+    load = tasks.load_cache(cfg.name, name, files["output_uri"], files["lines"], job.output, decision.output)
+    b.ends.append(load)
+    tasks.check_coverage(cfg.name, name, load)
 
 
 def _solution(b: _Build, name: str, solution_cfg: SolutionConfig) -> None:
@@ -247,9 +308,11 @@ def _solution(b: _Build, name: str, solution_cfg: SolutionConfig) -> None:
             **b.aws,
         )
         b.imports_done >> train
-        decision = tasks.gate(cfg.name, name, train.output, mode_of_run)
-        b.ends.append(decision)
-        _serve(b, name, solution_cfg, train, decision)
+        baseline = b.baseline if name in cfg.baseline_solutions else None
+        decision = tasks.gate(cfg.name, name, train.output, mode_of_run, baseline=baseline)
+        approval = _approval(b, name, decision)
+        b.ends.append(approval)
+        _serve(b, name, solution_cfg, train, approval)
 
 
 def _finish(b: _Build, dag: DAG) -> None:
@@ -286,6 +349,7 @@ def build_retrain_dag(cfg: PipelineConfig, mode: str) -> DAG:
         build = _Build(cfg, "FULL" if mode == "FULL" else "INCREMENTAL", aws_args(cfg))
         _plan(build)
         _datasets_and_filters(build)
+        _baseline(build)
         for name, solution_cfg in cfg.solutions.items():
             _solution(build, name, solution_cfg)
         _finish(build, dag)

@@ -70,6 +70,48 @@ def proceed(params: dict) -> bool:
 
 
 @task
+def check_data(pipeline: str, import_plan: dict, params: dict) -> dict:
+    """Before any paid import: stop if the data changed shape (see monitors), unless overridden."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from personalize_pipeline.monitors import alert, check_volume
+    from personalize_pipeline.pipelines import load_pipeline
+
+    cfg = load_pipeline(pipeline)
+    problems = check_volume(cfg, S3Hook(aws_conn_id=cfg.connections.aws), import_plan)
+    alert(cfg, problems)
+    messages = [p.message for p in problems]
+    if problems and not params["override_monitors"]:
+        raise AirflowFailException(
+            "The data to import changed shape; nothing was imported. Check the export, or trigger "
+            "again with override_monitors to import it anyway:\n  - " + "\n  - ".join(messages)
+        )
+    return {"problems": messages, "overridden": bool(problems)}
+
+
+@task
+def check_coverage(pipeline: str, solution: str, load: dict, data_interval_end=None) -> list[str]:
+    """After a cache load: alert (SNS) when its coverage fell against the previous load; never fails."""
+    from personalize_pipeline.monitors import alert
+    from personalize_pipeline.monitors import check_coverage as check
+    from personalize_pipeline.pipelines import load_pipeline
+
+    cfg = load_pipeline(pipeline)
+    kind = cfg.solutions[solution].recipe_kind
+    problems = check(
+        cfg,
+        cache=cfg.solutions[solution].output.cache_table,
+        load=load,
+        per_user=kind.per_user,
+        item_column=kind.cache_columns[0] if kind.output_kind == "batch_segment" else kind.cache_columns[2],
+        end=data_interval_end,
+    )
+    alert(cfg, problems)
+    return [p.message for p in problems]
+
+
+@task
 def interactions_locations(import_plan: dict) -> list[str]:
     """The interactions files or folder the plan imports: one import job each."""
     return import_plan["interactions"]
@@ -126,6 +168,37 @@ def training_mode(pipeline: str, solution: str, solution_arn: str, params: dict)
     return mode
 
 
+@task.short_circuit(ignore_downstream_trigger_rules=False)
+def baseline_wanted(pipeline: str, params: dict) -> bool:
+    """Train the popularity baseline only when a selected per-user solution's gate compares with it."""
+    from personalize_pipeline.pipelines import load_pipeline
+
+    cfg = load_pipeline(pipeline)
+    return any(name in params["solutions"] for name in cfg.baseline_solutions)
+
+
+@task
+def record_baseline(
+    pipeline: str, solution_version_arn: str, dag_run=None, data_interval_start=None, data_interval_end=None
+) -> dict:
+    """Keep the baseline version's metrics (baseline_versions); this run's gates compare with them."""
+    from personalize_pipeline.pipelines import load_pipeline
+    from personalize_pipeline.quality_gate import record_baseline as record
+    from personalize_provider.hooks.personalize import PersonalizeHook
+
+    cfg = load_pipeline(pipeline)
+    hook = PersonalizeHook(aws_conn_id=cfg.connections.aws)
+    metrics = hook.conn.get_solution_metrics(solutionVersionArn=solution_version_arn)["metrics"]
+    record(
+        db_conn_id=cfg.connections.cache_db,
+        schema=cfg.cache_schema,
+        solution_version_arn=solution_version_arn,
+        metrics=metrics,
+        lineage=_lineage(dag_run, data_interval_start, data_interval_end),
+    )
+    return {"version_arn": solution_version_arn, "metrics": metrics}
+
+
 @task
 def gate(
     pipeline: str,
@@ -133,18 +206,28 @@ def gate(
     solution_version_arn: str,
     mode: str,
     params: dict,
+    baseline: dict | None = None,
     dag_run=None,
     data_interval_start=None,
     data_interval_end=None,
 ) -> dict:
     """Store the version's offline metrics and decide whether it may serve (see quality_gate)."""
     from personalize_pipeline.pipelines import load_pipeline
-    from personalize_pipeline.quality_gate import record_and_judge
+    from personalize_pipeline.quality_gate import Baseline, record_and_judge
     from personalize_provider.hooks.personalize import PersonalizeHook
 
     cfg = load_pipeline(pipeline)
     hook = PersonalizeHook(aws_conn_id=cfg.connections.aws)
     metrics = hook.conn.get_solution_metrics(solutionVersionArn=solution_version_arn)["metrics"]
+    solution_cfg, rules = cfg.solutions[solution], cfg.gate_for(solution)
+    if baseline is not None:
+        compared_with = Baseline(**baseline)
+    elif rules.baseline.enabled and not solution_cfg.recipe_kind.per_user:
+        compared_with = Baseline(
+            skipped=f"{solution_cfg.recipe_type} recipes are not comparable with popularity-count"
+        )
+    else:
+        compared_with = None
     decision = record_and_judge(
         db_conn_id=cfg.connections.cache_db,
         schema=cfg.cache_schema,
@@ -152,16 +235,17 @@ def gate(
         solution_version_arn=solution_version_arn,
         training_mode=mode,
         metrics=metrics,
-        rules=cfg.gate_for(solution),
+        rules=rules,
         skip_gate=params["skip_gate"],
         lineage=_lineage(dag_run, data_interval_start, data_interval_end),
+        baseline=compared_with,
     )
     return {**decision.as_dict(), "metrics": metrics}
 
 
 @task.short_circuit(ignore_downstream_trigger_rules=False)
 def promoted(decision: dict) -> bool:
-    """Only a promoted version updates a campaign or replaces a cache."""
+    """Only a promoted version (by the gate, or by a human's approval) updates a campaign or a cache."""
     return bool(decision["promote"])
 
 
@@ -267,6 +351,17 @@ def lookup_function(pipeline: str) -> str:
     return f"{cfg.cache_schema}.recommendations_for"
 
 
+def final_decision(ti, solution: str) -> dict | None:
+    """The decision in this run: the approval step's (after a human's answer) if it ran, else the gate's."""
+    from personalize_pipeline.notifications import DECISION_TASKS
+
+    for task_id in DECISION_TASKS:
+        decision = ti.xcom_pull(task_ids=task_id.format(solution=solution))
+        if decision is not None:
+            return decision
+    return None
+
+
 @task(trigger_rule="all_done")
 def report(pipeline: str, ti=None) -> dict:
     """The run's outcome in one place: each gate decision and each cache's live load.
@@ -279,7 +374,7 @@ def report(pipeline: str, ti=None) -> dict:
     from personalize_pipeline.reporting import live_caches
 
     cfg = load_pipeline(pipeline)
-    decisions = [d for name in cfg.solutions if (d := ti.xcom_pull(task_ids=f"{name}.gate")) is not None]
+    decisions = [d for name in cfg.solutions if (d := final_decision(ti, name)) is not None]
     caches = live_caches(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
     lines = [gate_message(decisions), "", "Caches (live load):"]
     lines += [f"  {c['cache_name']}: {c['row_count']:,} rows, {c['key_count']:,} keys" for c in caches]
