@@ -21,7 +21,11 @@ PRICES = PricingConfig(
 
 def test_each_billed_item_is_priced_by_its_unit():
     usage = Usage(
-        gb_ingested=2.0, training_hours=3.5, batch_recommendations=150_000, segment_users=40_000, tps_hours=720
+        gb_ingested=2.0,
+        training_hours=3.5,
+        batch_recommendations=150_000,
+        segment_users=40_000,
+        tps_hours=720,
     )
     cost = estimate(usage, PRICES)
     assert cost.lines == pytest.approx(
