@@ -192,6 +192,11 @@ def test_a_bearer_token_from_the_rest_api_opens_the_page(api_server):
         token = json.loads(response.read())["access_token"]
     status, _, body = _get(f"{api_server}/personalize/", {"Authorization": f"Bearer {token}"})
     assert status == 200 and "<h2>Solutions</h2>" in body
+    status, _, body = _get(f"{api_server}/api/v2/plugins", {"Authorization": f"Bearer {token}"})
+    (plugin,) = [p for p in json.loads(body)["plugins"] if p["name"] == "personalize"]
+    assert plugin["fastapi_apps"][0]["url_prefix"] == "/personalize"
+    (view,) = plugin["external_views"]  # the navigation entry: Browse -> Personalize
+    assert (view["href"], view["url_route"], view["category"]) == ("personalize/", "personalize", "browse")
 
 
 def test_the_page_in_a_browser(api_server, pipeline_run):
