@@ -74,39 +74,39 @@ def _baseline(row: dict[str, Any], metric: str) -> float | None:
 def solutions(cfg: PipelineConfig) -> list[dict[str, Any]]:
     from personalize_pipeline.db import table_exists
     from personalize_pipeline.sql_files import compose
-    from personalize_ui import charts
 
-    result = []
     with reading(cfg.connections.cache_db) as conn:
         recorded = table_exists(conn, cfg.cache_schema, "solution_metrics")
-        for name, solution in cfg.solutions.items():
-            query = compose("ui/solution_history.sql", schema=cfg.cache_schema)
-            rows = _rows(conn, query, {"solution": name}) if recorded else []
-            metric = cfg.gate_for(name).metric
-            values = [_number(r["metrics"], metric) for r in rows]
-            baseline = [_baseline(r, metric) for r in rows]
-            live = next((r for r in reversed(rows) if r["decision"] in LIVE), None)
-            labels = [
-                f"{r['solution_version_arn'].rsplit('/', 1)[-1][:10]}\n{r['first_decided_at']:%m-%d}"
-                for r in rows
-            ]
-            result.append(
-                {
-                    "name": name,
-                    "recipe": solution.recipe,
-                    "metric": metric,
-                    "live": live,
-                    "live_value": _number(live["metrics"], metric) if live else None,
-                    "versions": [{**r, "value": v} for r, v in zip(rows, values, strict=True)][::-1],
-                    "has_baseline": any(b is not None for b in baseline),
-                    "chart": charts.metric_history(
-                        labels, values, [r["decision"] for r in rows], metric, baseline
-                    )
-                    if rows
-                    else None,
-                }
-            )
-    return result
+        query = compose("ui/solution_history.sql", schema=cfg.cache_schema)
+        history = {name: _rows(conn, query, {"solution": name}) if recorded else [] for name in cfg.solutions}
+    return [_solution(cfg, name, rows) for name, rows in history.items()]
+
+
+def _solution(cfg: PipelineConfig, name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One solution's versions in decision order, the live one (as the gate picks it) and the chart."""
+    from personalize_pipeline.quality_gate import short_name
+    from personalize_ui import charts
+
+    metric = cfg.gate_for(name).metric
+    values = [_number(r["metrics"], metric) for r in rows]
+    baseline = [_baseline(r, metric) for r in rows]
+    live = max((r for r in rows if r["decision"] in LIVE), key=lambda r: r["decision_seq"], default=None)
+    labels = [
+        f"{r['solution_version_arn'].rsplit('/', 1)[-1][:10]}\n{r['first_decided_at']:%m-%d}" for r in rows
+    ]
+    decisions = [r["decision"] for r in rows]
+    return {
+        "name": name,
+        "recipe": cfg.solutions[name].recipe,
+        "metric": metric,
+        "live": live,
+        "live_value": _number(live["metrics"], metric) if live else None,
+        "versions": [{**r, "value": v} for r, v in zip(rows, values, strict=True)][::-1],
+        "has_baseline": any(b is not None for b in baseline),
+        "chart": charts.metric_history(labels, values, decisions, short_name(metric), baseline)
+        if rows
+        else None,
+    }
 
 
 def caches(cfg: PipelineConfig) -> dict[str, Any]:
@@ -152,10 +152,11 @@ def exports(cfg: PipelineConfig) -> dict[str, Any]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from personalize_pipeline.dags.common import dataset_asset
     from personalize_pipeline.s3_paths import report_file
     from personalize_ui import charts
 
-    slugs = {f"{cfg.name}.{spec.slug}": spec.slug for spec in cfg.dataset_specs()}
+    slugs = {dataset_asset(cfg, spec.slug).name: spec.slug for spec in cfg.dataset_specs()}
     with create_session() as session:
         events = session.execute(
             select(AssetModel.name, AssetEvent.timestamp, AssetEvent.extra)
@@ -186,36 +187,40 @@ def exports(cfg: PipelineConfig) -> dict[str, Any]:
 def experiments(cfg: PipelineConfig) -> dict[str, Any]:
     from personalize_pipeline.db import table_exists
     from personalize_pipeline.sql_files import compose
-    from personalize_ui import charts
 
     with reading(cfg.connections.cache_db) as conn:
         if not table_exists(conn, cfg.cache_schema, "experiment_results"):
             return {"configured": cfg.experiments, "results": None}
         rows = _rows(conn, compose("ui/experiment_results.sql", schema=cfg.cache_schema))
-    results = {}
+    by_metric: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
-        key = (row["experiment"], row["metric"])
-        results.setdefault(key, []).append(row)
-    shown = []
-    for (experiment, metric), metric_rows in results.items():
-        series: dict[str, list] = {}
-        for r in metric_rows:
-            series.setdefault(r["variant"], []).append(
-                (str(r["day"]), float(r["rate"] or 0), _float(r["ci_low"]), _float(r["ci_high"]))
-            )
-        last_day = max(r["day"] for r in metric_rows)
-        latest = [r for r in metric_rows if r["day"] == last_day]
-        verdict = next((r["verdict"] for r in latest if r["verdict"]), None)
-        shown.append(
-            {
-                "experiment": experiment,
-                "metric": metric,
-                "latest": latest,
-                "verdict": verdict,
-                "chart": charts.conversion_by_day(series),
-            }
+        by_metric.setdefault((row["experiment"], row["metric"]), []).append(row)
+    return {
+        "configured": cfg.experiments,
+        "results": [
+            _experiment(name, metric, metric_rows) for (name, metric), metric_rows in by_metric.items()
+        ],
+    }
+
+
+def _experiment(name: str, metric: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Conversion by variant and day (the chart), and the latest day's numbers and verdict."""
+    from personalize_ui import charts
+
+    series: dict[str, list] = {}
+    for r in rows:
+        series.setdefault(r["variant"], []).append(
+            (str(r["day"]), float(r["rate"] or 0), _float(r["ci_low"]), _float(r["ci_high"]))
         )
-    return {"configured": cfg.experiments, "results": shown}
+    last_day = max(r["day"] for r in rows)
+    latest = [r for r in rows if r["day"] == last_day]
+    return {
+        "experiment": name,
+        "metric": metric,
+        "latest": latest,
+        "verdict": next((r["verdict"] for r in latest if r["verdict"]), None),
+        "chart": charts.conversion_by_day(series),
+    }
 
 
 def _float(value: Any) -> float | None:
