@@ -110,6 +110,33 @@ def pipeline_run(pipeline_env, tmp_path_factory, pipelines_dir):
         yield {**pipeline_env, "run": run}
 
 
+def test_the_run_recorded_what_it_consumed(pipeline_run, aws_clients):
+    """The report task's usage, checked against S3 and the cache loads (the page's cost section shows it)."""
+    from personalize_pipeline.costs import GB
+
+    s3, bucket = aws_clients("s3"), pipeline_run["bucket"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="ui-page/datasets/")["Contents"]
+    # FULL: the whole interactions folder, and the newest items and users snapshots
+    imported = [o for o in listed if "/interactions/" in o["Key"] or o["Key"].endswith("2026-10-01T0000.csv")]
+    assert len(imported) == 4
+    with psycopg.connect(pipeline_run["database_url"]) as conn:
+        gb, hours, recommendations, segment_users, tps = conn.execute(
+            f"SELECT gb_ingested, training_hours, batch_recommendations, segment_users, tps_hours "
+            f"FROM {SCHEMA}.run_costs WHERE run_id = %s",
+            (pipeline_run["run"].run_id,),
+        ).fetchone()
+        keys = dict(
+            conn.execute(f"SELECT cache_name, key_count FROM {SCHEMA}.cache_loads WHERE status = 'live'")
+        )
+        segments = conn.execute(
+            f"SELECT count(*) FROM {SCHEMA}.item_affinity_segments"  # one row per (item, user)
+        ).fetchone()[0]
+    assert gb == pytest.approx(sum(o["Size"] for o in imported) / GB)
+    assert recommendations == keys["user_recommendations"] + keys["similar_items"]
+    assert segment_users == segments > 0
+    assert hours > 0 and tps == 0  # three versions trained; no campaign configured
+
+
 def _free_port() -> int:
     import socket
 
