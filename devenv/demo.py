@@ -78,6 +78,7 @@ def run(size: str, use_real_aws: bool) -> int:
             print("The run failed; see the task logs above.", file=sys.stderr)
             return 1
         _print_run_report(full, cfg)
+        _print_costs(full, cfg)
         _print_customer_example(db_url, cfg)
         _run_experiment(bag, cfg, db_url, t)
     print(f"Total {time.monotonic() - t0:.1f} s")
@@ -163,6 +164,30 @@ def _print_run_report(dag_run, cfg) -> None:
         print(
             f"  {cache['cache_name']:<24} {cache['row_count']:>9,} rows {cache['key_count'] or 0:>7,} keys"
             f"   load {cache['load_id']}"
+        )
+
+
+STORE_TEAM_FIGURES = {"batch only": 7.50, "always-on campaign": 432.00}  # USD per month, their playbook
+
+
+def _print_costs(dag_run, cfg) -> None:
+    """The run's estimated AWS cost, and a store-size month next to the store team's own figures."""
+    from personalize_pipeline.costs import CostEstimate, Usage, store_scenario
+
+    cost = dag_run.get_task_instance("report").xcom_pull(task_ids="report").get("cost")
+    pricing = cfg.pricing
+    print(f"Estimated AWS cost of this run (prices {pricing.region}, {pricing.as_of}):")
+    if cost:
+        print("\n".join(CostEstimate(Usage(**cost["usage"]), cost["lines"]).summary()))
+    else:
+        print("  not available (see the report task's log)")
+    print("A store-size month (1.97M interactions, 180,484 customers, 4,182 products;")
+    print("monthly FULL + weekly UPDATE; assumptions in personalize_pipeline.costs.Scenario):")
+    for label, tps in (("batch only", 0), ("always-on campaign", 1)):
+        month = store_scenario(pricing, campaign_tps=tps)
+        print(
+            f"  {label + ' (1 TPS)' * bool(tps):<30} ${month.total:>8,.2f}/month"
+            f"   store team: ${STORE_TEAM_FIGURES[label]:,.2f}/month"
         )
 
 

@@ -385,6 +385,22 @@ class ServingConfig(_Strict):
     exposure_flush_seconds: float = Field(1.0, gt=0, le=300)
     max_future_skew_seconds: int = Field(300, ge=0, le=86_400)  # an event's timestamp may run this far ahead
 
+class PricingConfig(_Strict):
+    """Amazon Personalize list prices (USD) for the cost estimates: the first tier of each price.
+
+    Defaults are the US East (N. Virginia) prices of the public price list on ``as_of``; set your
+    region's or your contract's in the pipeline file. Estimates only: AWS bills by its own meters.
+    """
+
+    region: str = "us-east-1"
+    source: str = "https://aws.amazon.com/personalize/pricing/"
+    as_of: date = date(2026, 12, 2)
+    ingestion_per_gb: float = Field(0.05, ge=0)
+    training_per_hour: float = Field(0.24, ge=0)
+    batch_recommendations_per_1000: float = Field(0.067, ge=0)
+    batch_segment_users_per_1000: float = Field(0.016, ge=0)
+    tps_hour: float = Field(0.20, ge=0)
+
 
 class PipelineConfig(_Strict):
     name: str = Field(pattern=PIPELINE_NAME)  # from the file's name, never written in the file
@@ -408,6 +424,8 @@ class PipelineConfig(_Strict):
     experiments: dict[str, ExperimentConfig] = {}
     serving: ServingConfig = ServingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+
+    pricing: PricingConfig = PricingConfig()
 
     @field_validator("solutions", "filters", "experiments")
     @classmethod

@@ -363,23 +363,31 @@ def final_decision(ti, solution: str) -> dict | None:
 
 
 @task(trigger_rule="all_done")
-def report(pipeline: str, ti=None) -> dict:
-    """The run's outcome in one place: each gate decision and each cache's live load.
+def report(pipeline: str, ti=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> dict:
+    """The run's outcome in one place: each gate decision, each cache's live load, the estimated cost.
 
     The DAG's SNS notifier sends the same gate decisions; this is the log's copy and the XCom a
-    caller (the demo) reads.
+    caller (the demo) reads. The cost is also kept in ``run_costs`` (see run_costs).
     """
     from personalize_pipeline.notifications import gate_message
     from personalize_pipeline.pipelines import load_pipeline
     from personalize_pipeline.reporting import live_caches
+    from personalize_pipeline.run_costs import estimate_and_record
 
     cfg = load_pipeline(pipeline)
     decisions = [d for name in cfg.solutions if (d := final_decision(ti, name)) is not None]
     caches = live_caches(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
     lines = [gate_message(decisions), "", "Caches (live load):"]
     lines += [f"  {c['cache_name']}: {c['row_count']:,} rows, {c['key_count']:,} keys" for c in caches]
+    try:
+        estimate = estimate_and_record(cfg, ti, dag_run, data_interval_start, data_interval_end)
+        lines += ["", f"Estimated AWS cost (prices of {cfg.pricing.as_of}):", *estimate.summary()]
+        cost = estimate.as_dict()
+    except Exception:  # the estimate must never change the run's outcome
+        log.exception("The run's cost estimate failed; the run itself is unaffected")
+        cost = None
     log.info("\n".join(lines))
-    return {"decisions": decisions, "caches": caches}
+    return {"decisions": decisions, "caches": caches, "cost": cost}
 
 
 @task(trigger_rule="one_failed")

@@ -1,0 +1,7 @@
+-- What one run's batch jobs produced, from the loads of their output: recommendation lines
+-- (one per user or item) and the users across every segment.
+SELECT coalesce(sum(key_count) FILTER (WHERE kind <> 'USER_SEGMENTATION'), 0) AS batch_recommendations,
+       coalesce(sum(row_count) FILTER (WHERE kind = 'USER_SEGMENTATION'), 0) AS segment_users
+  FROM {schema}.cache_loads
+ WHERE run_id = %(run_id)s
+   AND batch_job_arn IS NOT NULL
