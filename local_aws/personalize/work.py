@@ -55,17 +55,17 @@ def batch_inference(res: Resources, version_arn: str, filter_arn: str | None, in
                     output_uri: str, k: int) -> None:
     """Recommendations for every input line; a filter that fails for a line becomes that line's error."""
     model = res.load_model(version_arn)
-    contexts: dict[str, FilterContext] = {}  # one per distinct filterValues: reuses item masks
+    contexts: dict[str, FilterContext] = {}  # one per distinct filterValues
 
-    def mask_for(model, query):
+    def context_for(query: dict) -> FilterContext:
         key = values_key(query.get("filterValues"))
         if key not in contexts:
             record = checks.active_filter(res.store, filter_arn)
             contexts[key] = FilterContext(res.files, record, query.get("filterValues"))
-        return contexts[key].mask(model.item_ids, query.get("userId"), query.get("itemId"))
+        return contexts[key]
 
     batch.run(res.s3, input_uri, output_uri,
-              lambda lines: batch.score_lines(model, lines, k, mask_for if filter_arn else None))
+              lambda lines: batch.score_lines(model, lines, k, context_for if filter_arn else None))
 
 
 def batch_segments(res: Resources, version_arn: str, group: str, input_uri: str, output_uri: str,
