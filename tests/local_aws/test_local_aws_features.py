@@ -157,11 +157,13 @@ def test_filters(personalize, clients, bucket, feat):
 
 
 def stored_rows(tmp_path_factory, dataset_type: str) -> int:
-    """Rows in the endpoint's stored dataset (the data dir the conftest endpoint writes to)."""
-    import pandas as pd
+    """Rows in the endpoint's stored dataset (the data dir the conftest endpoint writes to),
+    read as training and filters read it: the imported file plus the events API's log."""
+    from local_aws.personalize.imports import DatasetFiles
 
-    path = next(tmp_path_factory.getbasetemp().glob(f"local_aws*/datasets/feat/{dataset_type}.parquet"))
-    return len(pd.read_parquet(path))
+    root = next(tmp_path_factory.getbasetemp().glob("local_aws*/datasets"))
+    arn = f"arn:aws:personalize:us-east-1:123456789012:dataset/feat/{dataset_type}"
+    return len(DatasetFiles(root).load(arn))
 
 
 def test_events_change_recommendations(personalize, clients, feat, tmp_path_factory):
