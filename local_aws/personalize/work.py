@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from . import batch, checks
 from .filtering import FilterContext, values_key
 from .imports import merge, read_location, validate
@@ -68,8 +70,19 @@ def batch_inference(res: Resources, version_arn: str, filter_arn: str | None, in
               lambda lines: batch.score_lines(model, lines, k, context_for if filter_arn else None))
 
 
-def batch_segments(res: Resources, version_arn: str, group: str, input_uri: str, output_uri: str,
-                   k: int) -> None:
+def batch_segments(res: Resources, version_arn: str, group: str, filter_arn: str | None, input_uri: str,
+                   output_uri: str, k: int) -> None:
+    """User segments for every input line, narrowed by a UserID filter when the job has one."""
     model = res.load_model(version_arn)
-    batch.run(res.s3, input_uri, output_uri, lambda lines: segment_lines(res.files, model, group, lines, k))
+    masks: dict[str, np.ndarray] = {}  # one per distinct filterValues
 
+    def user_mask_for(query: dict) -> np.ndarray:
+        key = values_key(query.get("filterValues"))
+        if key not in masks:
+            record = checks.active_filter(res.store, filter_arn)
+            context = FilterContext(res.files, record, query.get("filterValues"), target="UserID")
+            masks[key] = context.user_mask(model.user_ids)
+        return masks[key]
+
+    batch.run(res.s3, input_uri, output_uri, lambda lines: segment_lines(
+        res.files, model, group, lines, k, user_mask_for if filter_arn else None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -330,6 +331,29 @@ def test_batch_segment_jobs(personalize, clients, bucket, feat):
             jobInput={"s3DataSource": {"path": f"s3://{bucket}/x"}},
             jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/y/"}},
         )
+
+
+def test_batch_segment_job_applies_a_user_id_filter(personalize, clients, bucket, feat):
+    import pandas as pd
+
+    interactions = pd.read_csv(io.StringIO(synthetic_interactions_csv()))
+    buyers = set(interactions.loc[interactions["EVENT_TYPE"] == "purchase", "USER_ID"])
+    expression = 'EXCLUDE UserID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+    no_buyers = make_filter(personalize, feat["group"], "feat-no-buyers", expression)
+    out = run_batch(
+        personalize,
+        clients,
+        bucket,
+        personalize.create_batch_segment_job,
+        lambda arn: personalize.describe_batch_segment_job(batchSegmentJobArn=arn)["batchSegmentJob"],
+        "feat-seg-filtered",
+        feat["versions"]["aws-item-affinity"],
+        ['{"itemId": "i2"}'],
+        numResults=10,
+        filterArn=no_buyers,
+    )
+    users = out[0]["output"]["recommendedUsers"]
+    assert len(users) == 10 and not set(users) & buyers
 
 
 def test_tags(personalize):
