@@ -203,13 +203,12 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
     )
 
 
-def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, input_rows: np.ndarray,
+def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, rows: np.ndarray,
                     test_users: np.ndarray) -> None:
     """Give the trained model the test users' input interactions, as a campaign would see them:
     their factors solved against the fixed item factors, their input items as seen items."""
     shape = (len(data.user_ids), len(data.item_ids))
     alpha = config.number("als_alpha", 10.0)
-    rows = input_rows
     inputs = confidence(data.users[rows], data.items[rows], data.weights[rows], shape, alpha)
     if model.user_factors is not None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -223,12 +222,21 @@ def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, in
     model.seen_indptr, model.seen_indices = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
 
 
-def evaluate(config: TrainingConfig, data: Interactions,
-             items_frame: pd.DataFrame | None = None) -> dict[str, float]:
-    """The service's offline evaluation: the model trains on 90% of the users; it is then given
+@dataclass
+class Split:
+    """Rows of ``Interactions`` for the offline evaluation (see ``evaluation_split``)."""
+
+    test_users: np.ndarray  # user codes, sorted
+    train_mask: np.ndarray  # rows of the other users
+    input_rows: np.ndarray  # the test users' oldest 90%, oldest first per user
+    truth_rows: np.ndarray  # the test users' newest 10%
+
+
+def evaluation_split(data: Interactions) -> Split:
+    """The service's offline split: the model trains on 90% of the users; it is then given
     the oldest 90% of each other user's interactions as input and scored against the newest 10%
     ("Evaluating a solution version with metrics",
-    docs.aws.amazon.com/personalize/latest/dg/working-with-training-metrics.html)."""
+    https://docs.aws.amazon.com/personalize/latest/dg/working-with-training-metrics.html)."""
     order = np.lexsort((data.timestamps, data.users))
     users_sorted = data.users[order]
     size = np.bincount(data.users, minlength=len(data.user_ids))
@@ -242,11 +250,23 @@ def evaluate(config: TrainingConfig, data: Interactions,
     is_test = np.zeros(len(data.user_ids), dtype=bool)
     is_test[test_users] = True
     truth_sorted = is_test[users_sorted] & (rank >= size[users_sorted] - n_truth[users_sorted])
-    truth_rows = order[truth_sorted]
-    input_rows = order[is_test[users_sorted] & ~truth_sorted]
+    return Split(test_users=test_users, train_mask=~is_test[data.users], truth_rows=order[truth_sorted],
+                 input_rows=order[is_test[users_sorted] & ~truth_sorted])
 
-    model = fit(config, data, ~is_test[data.users], items_frame)
-    _fold_in_inputs(config, model, data, input_rows, test_users)
+
+def fit_for_evaluation(config: TrainingConfig, data: Interactions, split: Split,
+                       items_frame: pd.DataFrame | None = None) -> Model:
+    model = fit(config, data, split.train_mask, items_frame)
+    _fold_in_inputs(config, model, data, split.input_rows, split.test_users)
+    return model
+
+
+def evaluate(config: TrainingConfig, data: Interactions,
+             items_frame: pd.DataFrame | None = None) -> dict[str, float]:
+    """Offline metrics of a model trained and given input as ``evaluation_split`` says."""
+    split = evaluation_split(data)
+    test_users, input_rows, truth_rows = split.test_users, split.input_rows, split.truth_rows
+    model = fit_for_evaluation(config, data, split, items_frame)
     if model.related is not None:  # related items: query with each test user's newest input item
         last_input = np.full(len(data.user_ids), -1)
         last_input[data.users[input_rows]] = data.items[input_rows]
