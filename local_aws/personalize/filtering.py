@@ -46,20 +46,23 @@ class EventIndex:
 
 def event_index(frame: pd.DataFrame) -> EventIndex:
     """Interactions reduced to the newest ``RECENT_PER_TYPE`` per user and event type."""
-    df = frame.sort_values("TIMESTAMP", ascending=False, kind="stable")
-    if "EVENT_TYPE" in df:
-        df = df[df.groupby(["USER_ID", "EVENT_TYPE"], dropna=False).cumcount() < RECENT_PER_TYPE]
-    user_codes, users = pd.factorize(df["USER_ID"].astype(str), sort=True)
-    order = np.argsort(user_codes, kind="stable")
-    item_codes, item_names = pd.factorize(df["ITEM_ID"].astype(str).to_numpy()[order])
-    if "EVENT_TYPE" in df:
-        type_codes, type_names = pd.factorize(df["EVENT_TYPE"].to_numpy()[order])
+    user_codes, users = pd.factorize(frame["USER_ID"].astype("string"), sort=True)
+    item_codes, item_names = pd.factorize(frame["ITEM_ID"].astype("string"))
+    if "EVENT_TYPE" in frame:
+        type_codes, type_names = pd.factorize(frame["EVENT_TYPE"])
     else:
-        type_codes, type_names = np.zeros(len(df), dtype=np.int64), np.array([None])
-    counts = np.bincount(user_codes, minlength=len(users))
-    return EventIndex(users=pd.Index(users), indptr=np.concatenate([[0], np.cumsum(counts)]),
-                      items=item_codes, item_names=np.asarray(item_names, dtype=str),
-                      types=type_codes, type_names=np.asarray(type_names, dtype=object))
+        type_codes, type_names = np.zeros(len(frame), dtype=np.int64), np.array([None])
+    newest_first = -frame["TIMESTAMP"].to_numpy(dtype=np.int64, na_value=0)
+    order = np.lexsort((newest_first, type_codes, user_codes))  # stable: ties keep file order
+    group = user_codes[order].astype(np.int64) * (len(type_names) + 1) + type_codes[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rows = order[rank < RECENT_PER_TYPE]  # still grouped by user
+    counts = np.bincount(user_codes[rows], minlength=len(users))
+    return EventIndex(users=pd.Index(np.asarray(users, dtype=str)),
+                      indptr=np.concatenate([[0], np.cumsum(counts)]), items=item_codes[rows],
+                      item_names=np.asarray(item_names, dtype=str), types=type_codes[rows],
+                      type_names=np.asarray(type_names, dtype=object))
 
 
 def by_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -119,17 +122,23 @@ class ClauseMasks:
     def rows(self, positions: np.ndarray) -> np.ndarray:
         """Dense allowed-item rows for the queries at ``positions``."""
         shape = (len(positions), self.n_items)
-        include, exclude = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+        include, exclude = None, np.zeros(shape, dtype=bool)
         any_include = np.zeros(len(positions), dtype=bool)
         for action, part, gate in self.parts:
-            block = _rows(part, positions, self.n_items)
             applies = np.ones(len(positions), dtype=bool) if gate is None else gate[positions]
+            if action == "EXCLUDE" and sp.issparse(part):  # scatter the cells: no dense copy
+                cells = part[positions[applies]].tocoo()
+                exclude[np.flatnonzero(applies)[cells.row], cells.col] = True
+                continue
+            block = _rows(part, positions, self.n_items) & applies[:, None]
             if action == "INCLUDE":
-                include |= block & applies[:, None]
+                include = block if include is None else include | block
                 any_include |= applies
             else:
-                exclude |= block & applies[:, None]
-        return np.where(any_include[:, None], include, True) & ~exclude
+                exclude |= block
+        if include is not None:
+            exclude |= ~include & any_include[:, None]
+        return ~exclude
 
 
 class QueryMasks:
