@@ -16,7 +16,8 @@ from typing import Any
 
 from . import queries
 from .errors import JobFailure, ServiceError
-from .filtering import FilterContext, query_masks
+from .filter_masks import query_masks
+from .filtering import FilterContext
 from .s3io import S3
 from .scoring import Model
 

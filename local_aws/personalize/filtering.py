@@ -5,14 +5,13 @@ may be recommended): INCLUDE clauses union, EXCLUDE clauses union, result =
 include minus exclude. Items conditions are one vector for every query;
 Interactions conditions are a sparse query x item matrix built from the user's
 own newest events, so a batch of 180k users costs a few vectorised passes and
-dense rows only exist block by block (``QueryMasks.rows``). A UserID filter gives
-one mask over users (``FilterContext.user_mask``) for user segments.
+dense rows only exist block by block (see ``filter_masks``). A UserID filter
+gives one mask over users (``FilterContext.user_mask``) for user segments.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import scipy.sparse as sp
 
 from .errors import InvalidInput
 from .filter_expr import Clause, Cond, Ref, bind, parse
+from .filter_masks import ClauseMasks, Part
 from .imports import DatasetFiles
 from .scoring import csr_positions
 from .state import dataset_arn
@@ -97,85 +97,6 @@ def _text(value: Any) -> str:
 
 def _column(frame: pd.DataFrame, name: str) -> str | None:
     return next((c for c in frame.columns if c.upper() == name), None)
-
-
-# A clause's value for a set of queries: one item vector for all, a sparse query x item
-# matrix, or a function giving dense rows for query positions.
-Part = np.ndarray | sp.csr_matrix | Callable[[np.ndarray], np.ndarray]
-
-
-def _rows(part: Part, positions: np.ndarray, n_items: int) -> np.ndarray:
-    if isinstance(part, np.ndarray):
-        return np.broadcast_to(part, (len(positions), n_items))
-    if sp.issparse(part):
-        return part[positions].toarray()
-    return part(positions)
-
-
-class ClauseMasks:
-    """One filter context's clauses evaluated for a list of queries."""
-
-    def __init__(self, n_items: int, parts: list[tuple[str, Part, np.ndarray | None]]):
-        self.n_items = n_items
-        self.parts = parts  # (INCLUDE/EXCLUDE, part, per-query gate or None)
-
-    def rows(self, positions: np.ndarray) -> np.ndarray:
-        """Dense allowed-item rows for the queries at ``positions``."""
-        shape = (len(positions), self.n_items)
-        include, exclude = None, np.zeros(shape, dtype=bool)
-        any_include = np.zeros(len(positions), dtype=bool)
-        for action, part, gate in self.parts:
-            applies = np.ones(len(positions), dtype=bool) if gate is None else gate[positions]
-            if action == "EXCLUDE" and sp.issparse(part):  # scatter the cells: no dense copy
-                cells = part[positions[applies]].tocoo()
-                exclude[np.flatnonzero(applies)[cells.row], cells.col] = True
-                continue
-            block = _rows(part, positions, self.n_items) & applies[:, None]
-            if action == "INCLUDE":
-                include = block if include is None else include | block
-                any_include |= applies
-            else:
-                exclude |= block
-        if include is not None:
-            exclude |= ~include & any_include[:, None]
-        return ~exclude
-
-
-class QueryMasks:
-    """Allowed items for every query of a batch, which may use several filterValues."""
-
-    def __init__(self, n_queries: int, groups: list[tuple[np.ndarray, ClauseMasks]]):
-        self.group_of = np.full(n_queries, -1)
-        self.local = np.zeros(n_queries, dtype=np.int64)
-        self.groups = [masks for _, masks in groups]
-        for g, (positions, _) in enumerate(groups):
-            self.group_of[positions] = g
-            self.local[positions] = np.arange(len(positions))
-
-    def rows(self, positions: np.ndarray) -> np.ndarray:
-        n_items = self.groups[0].n_items if self.groups else 0
-        out = np.ones((len(positions), n_items), dtype=bool)
-        for g, masks in enumerate(self.groups):
-            mine = self.group_of[positions] == g
-            if mine.any():
-                out[mine] = masks.rows(self.local[positions[mine]])
-        return out
-
-
-def query_masks(contexts: list[FilterContext | None], item_ids: np.ndarray,
-                queries: list[dict]) -> QueryMasks | None:
-    """Masks for ``queries``, each with its own context (None = unfiltered); None if none filter."""
-    by_context: dict[int, list[int]] = {}
-    for j, context in enumerate(contexts):
-        if context is not None:
-            by_context.setdefault(id(context), []).append(j)
-    if not by_context:
-        return None
-    groups = []
-    for positions in by_context.values():
-        context = contexts[positions[0]]
-        groups.append((np.array(positions), context.clause_masks(item_ids, [queries[j] for j in positions])))
-    return QueryMasks(len(queries), groups)
 
 
 class FilterContext:

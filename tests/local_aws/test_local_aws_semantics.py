@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from local_aws.personalize.errors import InvalidInput
-from local_aws.personalize.filtering import FilterContext, query_masks
+from local_aws.personalize.filter_masks import query_masks
+from local_aws.personalize.filtering import FilterContext
 from local_aws.personalize.imports import DatasetFiles
 from local_aws.personalize.scoring import Model, recommend
 from local_aws.personalize.segments import top_users

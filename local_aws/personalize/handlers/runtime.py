@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import checks, queries
 from ..batch import SCORE_DECIMALS
-from ..filtering import FilterContext, query_masks
+from ..filter_masks import query_masks
+from ..filtering import FilterContext
 from ..resources import Resources
 from ..scoring import recommend_vector
 from ..training import ALS_RECIPES
