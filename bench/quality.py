@@ -20,7 +20,18 @@ same split and the same scoring code:
 The issue also asks for public rating data held out from the project; nothing
 can be downloaded at run time here, so this uses the project's generated data.
 
-FIGURES
+Figures, demo size (24,943 interactions, 969 users, 937 items, 97 test users):
+
+    model                                     NDCG@10   P@10
+    user-personalization                       0.3949  0.0959
+    user-personalization + exclude-purchased   0.3763  0.0866
+    popularity-count                           0.1126  0.0278
+    popularity-count + exclude-purchased       0.1005  0.0206
+    implicit ALS (factors 128, reg 0.01)       0.3879  0.0856
+    implicit ALS + exclude-purchased           0.3741  0.0794
+
+user-personalization with the filter: 3.34x popularity-count's NDCG@10 (3.75x
+popularity-count with the same filter); within 2% of the tuned implicit ALS.
 """
 
 from __future__ import annotations

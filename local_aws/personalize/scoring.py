@@ -2,8 +2,10 @@
 
 Scores are softmax-like: each user's logits are standardised and pushed through a
 softmax over every candidate item, so a user's scores over the whole catalogue
-sum to 1 (the service's shape of scores). Scoring works on blocks of users: a
-matrix product, a mask for already-seen items, then ``argpartition``.
+sum to 1 (the service's shape of scores). Scoring works on blocks of users spread
+over threads (numpy releases the GIL): a matrix product, the softmax, seen items
+repeat-calibrated (or left out), the block's filter mask, then ``argpartition``
+for the top k allowed items.
 """
 
 from __future__ import annotations
