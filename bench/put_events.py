@@ -7,7 +7,12 @@ For each size: a dataset group with that many imported interactions and an event
 tracker, then ``--calls`` sequential PutEvents of one event each over loopback;
 prints the median and p90 milliseconds per call.
 
-Measured on the shared 2-core machine: FIGURES
+Measured on the shared 2-core machine, nearly idle (median / p90 ms per call, 100 calls):
+
+    before (every call rewrote the dataset's parquet file):
+        100k rows 49.4 / 59.6, 1M rows 259.8 / 322.4, 2M rows 555.8 / 658.2
+    after (one Arrow stream appended to the dataset's log per call):
+        100k rows 11.4 / 13.8, 1M rows 11.7 / 13.4, 2M rows 10.3 / 12.0
 """
 
 from __future__ import annotations
