@@ -92,6 +92,50 @@ def timed(label: str, describe) -> tuple[dict, float]:
     return record, took
 
 
+def upload_customers(s3, customers: list[str]) -> None:
+    """The "bench" bucket with one batch input line per customer at in/users.json."""
+    s3.create_bucket(Bucket="bench")
+    lines = "".join(json.dumps({"userId": u}) + "\n" for u in customers)
+    s3.put_object(Bucket="bench", Key="in/users.json", Body=lines.encode())
+
+
+def import_group(p, s3, name: str, frame: pd.DataFrame) -> str:
+    """A dataset group ``name`` with ``frame`` imported as its interactions (bucket "bench"); its ARN."""
+    buf = io.StringIO()
+    frame[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]].to_csv(buf, index=False)
+    s3.put_object(Bucket="bench", Key=f"{name}.csv", Body=buf.getvalue().encode())
+    group = p.create_dataset_group(name=name)["datasetGroupArn"]
+    wait_for(lambda: p.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
+    schema = p.create_schema(name=name, schema=SCHEMA)["schemaArn"]
+    dataset = p.create_dataset(
+        name=name, datasetGroupArn=group, schemaArn=schema, datasetType="INTERACTIONS"
+    )["datasetArn"]
+    wait_for(lambda: p.describe_dataset(datasetArn=dataset)["dataset"])
+    job = p.create_dataset_import_job(
+        jobName=name, datasetArn=dataset, roleArn=ROLE, dataSource={"dataLocation": f"s3://bench/{name}.csv"}
+    )["datasetImportJobArn"]
+    record, _ = timed(
+        "import", lambda: p.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    )
+    assert record["status"] == "ACTIVE", record
+    return group
+
+
+def train_version(p, group: str, recipe: str, name: str) -> str:
+    """A trained solution version of ``recipe`` (no automatic training); its ARN."""
+    solution = p.create_solution(
+        name=name, datasetGroupArn=group, recipeArn=RECIPE + recipe, performAutoTraining=False
+    )["solutionArn"]
+    wait_for(lambda: p.describe_solution(solutionArn=solution)["solution"])
+    version = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    record, _ = timed(
+        f"training {recipe} (metrics + final model)",
+        lambda: p.describe_solution_version(solutionVersionArn=version)["solutionVersion"],
+    )
+    print(f"  trainingHours reported: {record.get('trainingHours')}")
+    return version
+
+
 def latency(runtime, campaign: str, users: list[str], n: int, seed: int = 1) -> tuple[float, float]:
     """p50 and p99 in milliseconds of ``n`` sequential GetRecommendations (after a short warm-up)."""
     rng = np.random.default_rng(seed)
@@ -129,53 +173,11 @@ def main() -> None:
         s3 = boto3.client("s3", endpoint_url=url, **DUMMY_CREDENTIALS)
         p = boto3.client("personalize", endpoint_url=url, **DUMMY_CREDENTIALS)
         runtime = boto3.client("personalize-runtime", endpoint_url=url, **DUMMY_CREDENTIALS)
-        s3.create_bucket(Bucket="bench")
-        buf = io.StringIO()
-        frame[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]].to_csv(buf, index=False)
-        s3.put_object(Bucket="bench", Key="interactions.csv", Body=buf.getvalue().encode())
-        s3.put_object(
-            Bucket="bench",
-            Key="in/users.json",
-            Body="".join(json.dumps({"userId": u}) + "\n" for u in customers).encode(),
-        )
-
-        group = p.create_dataset_group(name="bench")["datasetGroupArn"]
-        wait_for(lambda: p.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-        schema = p.create_schema(name="bench", schema=SCHEMA)["schemaArn"]
-        dataset = p.create_dataset(
-            name="bench", datasetGroupArn=group, schemaArn=schema, datasetType="INTERACTIONS"
-        )["datasetArn"]
-        wait_for(lambda: p.describe_dataset(datasetArn=dataset)["dataset"])
-        job = p.create_dataset_import_job(
-            jobName="bench",
-            datasetArn=dataset,
-            roleArn=ROLE,
-            dataSource={"dataLocation": "s3://bench/interactions.csv"},
-        )
-        timed(
-            "import",
-            lambda: p.describe_dataset_import_job(datasetImportJobArn=job["datasetImportJobArn"])[
-                "datasetImportJob"
-            ],
-        )
-
+        upload_customers(s3, customers)
+        group = import_group(p, s3, "bench", frame)
         versions, metrics = {}, {}
         for recipe in ("aws-user-personalization", "aws-popularity-count"):  # one at a time: clean timings
-            solution = p.create_solution(
-                name=f"bench-{recipe}",
-                datasetGroupArn=group,
-                recipeArn=RECIPE + recipe,
-                performAutoTraining=False,
-            )["solutionArn"]
-            wait_for(lambda s=solution: p.describe_solution(solutionArn=s)["solution"])
-            versions[recipe] = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-            record, _ = timed(
-                f"training {recipe} (metrics + final model)",
-                lambda r=recipe: p.describe_solution_version(solutionVersionArn=versions[r])[
-                    "solutionVersion"
-                ],
-            )
-            print(f"  trainingHours reported: {record.get('trainingHours')}")
+            versions[recipe] = train_version(p, group, recipe, f"bench-{recipe}")
             metrics[recipe] = p.get_solution_metrics(solutionVersionArn=versions[recipe])["metrics"]
         names = sorted(metrics["aws-user-personalization"])
         print(f"{'metric':<46}{'user-personalization':>22}{'popularity-count':>18}")

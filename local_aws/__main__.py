@@ -5,6 +5,8 @@ Environment:
   LOCAL_AWS_ACCOUNT_ID            account id in ARNs (default 123456789012)
   LOCAL_PERSONALIZE_WORKERS       parallel imports/trainings/batch jobs (default: CPU count)
   LOCAL_PERSONALIZE_TRAIN_THREADS threads for ALS training (default: CPU count)
+  LOCAL_PERSONALIZE_EXCLUDE_SEEN  true: leave a user's own items out of recommendations, as the
+                                  local service used to (default false, like the real service)
   LOCAL_AWS_S3_ENDPOINT_URL       S3 endpoint the service reads/writes (default: this server)
   LOCAL_PERSONALIZE_QUOTA_<NAME>  a raised adjustable quota: DATASET_GROUPS, BATCH_INFERENCE_JOBS,
                                   TRAININGS (defaults: the guide's 5, 5, 20)

@@ -1,6 +1,7 @@
 """Batch inference: JSON Lines in S3 -> one vectorised scoring pass -> ``.out`` files.
 
-Lines are parsed first, all valid users are scored together (see ``scoring``),
+Lines are parsed first, all valid users are scored together (see ``scoring``)
+with their filter's masks built per block of users (see ``filtering``),
 then every input line gets one output line; a bad line gets an ``error`` text
 and the job goes on. ``run`` reads and writes the files of every batch job,
 segment jobs too.
@@ -13,10 +14,10 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from . import queries
 from .errors import JobFailure, ServiceError
+from .filter_masks import query_masks
+from .filtering import FilterContext
 from .s3io import S3
 from .scoring import Model
 
@@ -34,26 +35,32 @@ def parse_line(text: str) -> tuple[Any, str | None]:
     return query, None
 
 
-MaskFor = Callable[[Model, dict], "np.ndarray | None"]
+ContextFor = Callable[[dict], "FilterContext | None"]
 
 
-def score_lines(model: Model, lines: list[str], k: int, mask_for: MaskFor | None = None) -> list[str]:
-    """Output lines (JSON text) for input lines; blank lines are skipped."""
+def score_lines(model: Model, lines: list[str], k: int, context_for: ContextFor | None = None) -> list[str]:
+    """Output lines (JSON text) for input lines; blank lines are skipped.
+
+    ``context_for`` gives the filter context of a line (by its filterValues); a
+    line whose filter cannot be bound gets that error as its output.
+    """
     parsed = []
     for line in lines:
         if not line.strip():
             continue
         query, error = parse_line(line)
         error = error or queries.check(model, query)
-        mask = None
-        if error is None and mask_for is not None:
+        context = None
+        if error is None and context_for is not None:
             try:
-                mask = mask_for(model, query)
+                context = context_for(query)
             except ServiceError as exc:
                 error = exc.message
-        parsed.append((query, error, mask))
+        parsed.append((query, error, context))
     ok = [i for i, (_, error, _) in enumerate(parsed) if error is None]
-    answers = queries.answer(model, [parsed[i][0] for i in ok], k, [parsed[i][2] for i in ok])
+    ok_queries = [parsed[i][0] for i in ok]
+    masks = query_masks([parsed[i][2] for i in ok], model.item_ids, ok_queries)
+    answers = queries.answer(model, ok_queries, k, masks)
     outputs: dict[int, dict[str, Any]] = {}
     for i, (items, scores) in zip(ok, answers, strict=True):
         output: dict[str, Any] = {"recommendedItems": items}

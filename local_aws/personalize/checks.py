@@ -154,11 +154,6 @@ def inference_recipe(version: dict[str, Any]) -> None:
         raise InvalidInput("This solution version makes user segments; use CreateBatchSegmentJob.")
 
 
-def no_segment_filter(params: dict[str, Any]) -> None:
-    if params.get("filterArn"):
-        raise InvalidInput("Filters on batch segment jobs are not supported by the local service.")
-
-
 def segment_recipe(version: dict[str, Any]) -> None:
     recipe = version["recipeArn"].rsplit("/", 1)[-1]
     if recipe not in SEGMENT_RECIPES:

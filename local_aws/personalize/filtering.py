@@ -1,35 +1,68 @@
 """Applying filters to recommendation lists (the control-plane resource is in ``handlers.filters``).
 
-Applying a filter gives a boolean mask over a model's items (True = may be
-recommended): INCLUDE clauses union, EXCLUDE clauses union, result = include
-minus exclude. Items conditions read the Items dataset, Interactions conditions
-the user's own events; both through the cached dataset views.
+An ItemID filter gives, for each query, a boolean mask over a model's items (True =
+may be recommended): INCLUDE clauses union, EXCLUDE clauses union, result =
+include minus exclude. Items conditions are one vector for every query;
+Interactions conditions are a sparse query x item matrix built from the user's
+own newest events, so a batch of 180k users costs a few vectorised passes and
+dense rows only exist block by block (see ``filter_masks``). A UserID filter
+gives one mask over users (``FilterContext.user_mask``) for user segments.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .errors import InvalidInput
 from .filter_expr import Clause, Cond, Ref, bind, parse
+from .filter_masks import ClauseMasks, Part
 from .imports import DatasetFiles
+from .scoring import csr_positions
 from .state import dataset_arn
 
-RECENT_PER_TYPE = 100  # interaction filters look at each user's 100 newest events per type
+# "Amazon Personalize considers up to 100 of the most recent interactions per user per event
+# type" (developer guide, Filter expressions:
+# https://docs.aws.amazon.com/personalize/latest/dg/filter-expressions.html).
+RECENT_PER_TYPE = 100
 
 
-def events_by_user(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Interactions indexed by user (newest 100 per event type), for interaction filters."""
-    cols = [c for c in ("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP") if c in frame]
-    df = frame[cols].sort_values("TIMESTAMP", ascending=False, kind="stable")
-    if "EVENT_TYPE" in df:
-        df = df[df.groupby(["USER_ID", "EVENT_TYPE"], dropna=False).cumcount() < RECENT_PER_TYPE]
-    df = df.reset_index(drop=True)
-    return df, df.groupby("USER_ID").indices
+@dataclass
+class EventIndex:
+    """Each user's newest events per type as integer codes, rows grouped by user."""
+
+    users: pd.Index  # user id per user code
+    indptr: np.ndarray  # rows of user code u: indptr[u]:indptr[u + 1]
+    items: np.ndarray  # item code per row
+    item_names: np.ndarray
+    types: np.ndarray  # event type code per row, -1 when the row has none
+    type_names: np.ndarray
+
+
+def event_index(frame: pd.DataFrame) -> EventIndex:
+    """Interactions reduced to the newest ``RECENT_PER_TYPE`` per user and event type."""
+    user_codes, users = pd.factorize(frame["USER_ID"].astype("string"), sort=True)
+    item_codes, item_names = pd.factorize(frame["ITEM_ID"].astype("string"))
+    if "EVENT_TYPE" in frame:
+        type_codes, type_names = pd.factorize(frame["EVENT_TYPE"])
+    else:
+        type_codes, type_names = np.zeros(len(frame), dtype=np.int64), np.array([None])
+    newest_first = -frame["TIMESTAMP"].to_numpy(dtype=np.int64, na_value=0)
+    order = np.lexsort((newest_first, type_codes, user_codes))  # stable: ties keep file order
+    group = user_codes[order].astype(np.int64) * (len(type_names) + 1) + type_codes[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rows = order[rank < RECENT_PER_TYPE]  # still grouped by user
+    counts = np.bincount(user_codes[rows], minlength=len(users))
+    return EventIndex(users=pd.Index(np.asarray(users, dtype=str)),
+                      indptr=np.concatenate([[0], np.cumsum(counts)]), items=item_codes[rows],
+                      item_names=np.asarray(item_names, dtype=str), types=type_codes[rows],
+                      type_names=np.asarray(type_names, dtype=object))
 
 
 def by_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -62,91 +95,152 @@ def _text(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-class FilterContext:
-    """One filter with bound values, ready to produce item masks for a model."""
+def _column(frame: pd.DataFrame, name: str) -> str | None:
+    return next((c for c in frame.columns if c.upper() == name), None)
 
-    def __init__(self, files: DatasetFiles, record: dict[str, Any], filter_values: dict | None):
+
+class FilterContext:
+    """One filter with bound values, ready to produce item masks (or a user mask) for a model."""
+
+    def __init__(self, files: DatasetFiles, record: dict[str, Any], filter_values: dict | None,
+                 target: str = "ItemID"):
         self.files = files
         self.group = record["datasetGroupArn"]
         self.clauses = bind(parse(record["filterExpression"]), filter_values)
-        if any(c.target != "ItemID" for c in self.clauses):
-            raise InvalidInput(
-                "This filter selects users (UserID); item recommendations need an ItemID filter.")
-        self._static: dict[int, np.ndarray] = {}
+        if any(c.target != target for c in self.clauses):
+            if target == "ItemID":
+                raise InvalidInput(
+                    "This filter selects users (UserID); item recommendations need an ItemID filter.")
+            raise InvalidInput("This filter selects items (ItemID); user segments need a UserID filter.")
 
     def _frame(self, dataset_type: str, derive):
         return self.files.cached(dataset_arn(self.group, dataset_type), derive)
 
     def mask(self, item_ids: np.ndarray, user_id: str | None = None,
              item_id: str | None = None) -> np.ndarray:
-        include: np.ndarray | None = None
-        exclude = np.zeros(len(item_ids), dtype=bool)
-        for n, clause in enumerate(self.clauses):
-            if clause.condition is not None and not self._user_condition(clause.condition, user_id):
-                continue
-            part = self._clause(n, clause, item_ids, user_id, item_id)
-            if clause.action == "INCLUDE":
-                include = part if include is None else include | part
-            else:
-                exclude |= part
-        return (np.ones(len(item_ids), dtype=bool) if include is None else include) & ~exclude
+        """Allowed items for one query."""
+        query = {"userId": user_id, "itemId": item_id}
+        return self.clause_masks(item_ids, [query]).rows(np.zeros(1, dtype=np.int64))[0]
 
-    def _clause(self, n: int, clause: Clause, item_ids, user_id, item_id) -> np.ndarray:
-        static = clause.dataset == "Items" and not any(isinstance(v, Ref) for t in clause.terms
-                                                       for c in t for v in c.values)
-        if static and n in self._static:
-            return self._static[n]
+    def clause_masks(self, item_ids: np.ndarray, queries: list[dict]) -> ClauseMasks:
+        users = [q.get("userId") for q in queries]
+        parts = []
+        for clause in self.clauses:
+            gate = None if clause.condition is None else self._users_match(clause.condition, users)
+            parts.append((clause.action, self._clause(clause, item_ids, queries), gate))
+        return ClauseMasks(len(item_ids), parts)
+
+    def _clause(self, clause: Clause, item_ids: np.ndarray, queries: list[dict]) -> Part:
+        if clause.dataset == "Interactions":
+            users = [q.get("userId") for q in queries]
+            out = None
+            for term in clause.terms:
+                part = None
+                for cond in term:
+                    cells = self._interactions(cond, users, item_ids)
+                    part = cells if part is None else part.multiply(cells).tocsr()
+                out = part if out is None else (out + part).tocsr()
+            return out
+        if any(isinstance(v, Ref) for t in clause.terms for c in t for v in c.values):
+            def per_query(positions: np.ndarray) -> np.ndarray:
+                return np.stack([self._items_terms(clause, item_ids, queries[p].get("itemId"))
+                                 for p in positions.tolist()])
+            return per_query
+        return self._items_terms(clause, item_ids, None)
+
+    def _items_terms(self, clause: Clause, item_ids: np.ndarray, item_id: str | None) -> np.ndarray:
         out = np.zeros(len(item_ids), dtype=bool)
         for term in clause.terms:
             part = np.ones(len(item_ids), dtype=bool)
             for cond in term:
-                part &= self._cond(cond, item_ids, user_id, item_id)
+                part &= self._items(cond, item_ids, item_id)
             out |= part
-        if static:
-            self._static[n] = out
         return out
 
-    def _cond(self, cond: Cond, item_ids, user_id, item_id) -> np.ndarray:
-        if cond.dataset == "Interactions":
-            events, groups = self._frame("INTERACTIONS", events_by_user) or (None, {})
-            rows = groups.get(user_id) if user_id is not None else None
-            if rows is None:
-                return np.zeros(len(item_ids), dtype=bool)
-            mine = events.iloc[rows]
-            if "*" not in cond.values and "EVENT_TYPE" in mine:
-                chosen = mine["EVENT_TYPE"].isin([_text(v) for v in cond.values])
-                mine = mine[~chosen if cond.op == "NOT IN" else chosen]
-            return np.isin(item_ids, mine["ITEM_ID"].astype(str).unique())
-        items = self._frame("ITEMS", items_view)
-        if items is None or cond.field not in {c.upper() for c in items.columns}:
-            return np.full(len(item_ids), cond.op == "NOT IN")
-        column = next(c for c in items.columns if c.upper() == cond.field)
-        values = self._resolve(cond.values, items, item_id)
-        aligned = items[column].reindex(pd.Index(item_ids))
-        return _matches(aligned, cond, values)
+    def _interactions(self, cond: Cond, users: list, item_ids: np.ndarray) -> sp.csr_matrix:
+        """Query x item cells where the query's user has a matching event (newest per type only)."""
+        shape = (len(users), len(item_ids))
+        index = self._frame("INTERACTIONS", event_index)
+        if index is None:
+            return sp.csr_matrix(shape, dtype=bool)
+        codes = index.users.get_indexer([u if u is not None else "" for u in users])
+        known = np.flatnonzero(codes >= 0)
+        block_rows, rows = csr_positions(index.indptr, codes[known])
+        keep = self._event_types(cond, index)[index.types[rows]]
+        cols = pd.Index(item_ids).get_indexer(index.item_names)[index.items[rows]]
+        keep &= cols >= 0
+        return sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool),
+                              (known[block_rows[keep]], cols[keep])), shape=shape)
 
-    def _resolve(self, values: list, items: pd.DataFrame, item_id: str | None) -> list:
+    @staticmethod
+    def _event_types(cond: Cond, index: EventIndex) -> np.ndarray:
+        """Per event-type code (last entry: rows without a type): does the condition match?"""
+        if "*" in cond.values or index.type_names.tolist() == [None]:
+            return np.ones(len(index.type_names) + 1, dtype=bool)
+        wanted = {_text(v) for v in cond.values}
+        hit = np.append(np.array([str(t) in wanted for t in index.type_names], dtype=bool), False)
+        return ~hit if cond.op == "NOT IN" else hit
+
+    def _items(self, cond: Cond, item_ids: np.ndarray, item_id: str | None) -> np.ndarray:
+        items = self._frame("ITEMS", items_view)
+        column = None if items is None else _column(items, cond.field)
+        if column is None:
+            return np.full(len(item_ids), cond.op == "NOT IN")
+        values = self._resolve(cond.values, items, item_id)
+        return _matches(items[column].reindex(pd.Index(item_ids)), cond, values)
+
+    @staticmethod
+    def _resolve(values: list, items: pd.DataFrame, item_id: str | None) -> list:
         out = []
         for value in values:
             if isinstance(value, Ref):
-                frame = items if value.scope == "CurrentItem" else None
-                key = item_id
-                if frame is None or key not in frame.index:
+                if value.scope != "CurrentItem" or item_id not in items.index:
                     continue
-                cell = frame.at[key, next(c for c in frame.columns if c.upper() == value.field)]
+                cell = items.at[item_id, _column(items, value.field)]
                 out.extend(str(cell).split("|") if isinstance(cell, str) else [cell])
             else:
                 out.append(value)
         return out
 
-    def _user_condition(self, cond: Cond, user_id: str | None) -> bool:
-        users = self._frame("USERS", users_view)
-        if users is None or user_id not in users.index:
-            return False
-        column = next((c for c in users.columns if c.upper() == cond.field), None)
+    def _users_match(self, cond: Cond, users: list) -> np.ndarray:
+        """Per user: does the Users dataset row match ``cond``? (False without a row or column)."""
+        frame = self._frame("USERS", users_view)
+        column = None if frame is None else _column(frame, cond.field)
         if column is None:
-            return False
-        return bool(_matches(users.loc[[user_id], column], cond, cond.values)[0])
+            return np.zeros(len(users), dtype=bool)
+        known = pd.Index(users).isin(frame.index)
+        aligned = frame[column].reindex(pd.Index(users))
+        return known & _matches(aligned, cond, cond.values)
+
+    def user_mask(self, user_ids: np.ndarray) -> np.ndarray:
+        """UserID filters: which of ``user_ids`` may appear in a segment."""
+        users = user_ids.tolist()
+        include, exclude = None, np.zeros(len(users), dtype=bool)
+        for clause in self.clauses:
+            out = np.zeros(len(users), dtype=bool)
+            for term in clause.terms:
+                part = np.ones(len(users), dtype=bool)
+                for cond in term:
+                    if cond.dataset == "Users":
+                        part &= self._users_match(cond, users)
+                    else:
+                        part &= self._users_with_events(cond, users)
+                out |= part
+            if clause.action == "INCLUDE":
+                include = out if include is None else include | out
+            else:
+                exclude |= out
+        return (np.ones(len(users), dtype=bool) if include is None else include) & ~exclude
+
+    def _users_with_events(self, cond: Cond, users: list) -> np.ndarray:
+        """Per user: has the user a matching event among the newest ones?"""
+        index = self._frame("INTERACTIONS", event_index)
+        if index is None or not len(index.users):
+            return np.zeros(len(users), dtype=bool)
+        match = self._event_types(cond, index)[index.types].astype(np.int64)
+        has = np.add.reduceat(match, index.indptr[:-1]) > 0  # every indexed user has rows
+        codes = index.users.get_indexer([u if u is not None else "" for u in users])
+        return np.where(codes >= 0, has[np.maximum(codes, 0)], False)
 
 
 def values_key(filter_values: dict | None) -> str:

@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from .errors import JobFailure
 from .s3io import S3
@@ -19,11 +21,13 @@ ID_COLUMNS = {"INTERACTIONS": None, "ITEMS": "ITEM_ID", "USERS": "USER_ID"}
 
 
 class DatasetFiles:
-    """Imported data per dataset, one parquet file each; a lock per file."""
+    """Data per dataset: a parquet file written by imports, plus an append-only log of the
+    records the events API added since (Arrow IPC streams, one per call), so a PutEvents
+    costs the same at 2M rows as at 100k. Readers see both; the next import folds the log in."""
 
     def __init__(self, root: Path):
         self.root = root
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._cache: dict = {}
 
@@ -32,41 +36,89 @@ class DatasetFiles:
         group, dtype = dataset_arn.split(":dataset/", 1)[1].split("/")
         return self.root / group / f"{dtype}.parquet"
 
-    def lock(self, dataset_arn: str) -> threading.Lock:
+    def log_path(self, dataset_arn: str) -> Path:
+        return self.path(dataset_arn).with_suffix(".log.arrows")
+
+    def lock(self, dataset_arn: str) -> threading.RLock:
         with self._guard:
-            return self._locks.setdefault(dataset_arn, threading.Lock())
+            return self._locks.setdefault(dataset_arn, threading.RLock())
 
     def load(self, dataset_arn: str) -> pd.DataFrame | None:
+        """The dataset as imported plus the appended records (same-id items/users: newest wins)."""
         path = self.path(dataset_arn)
-        return pd.read_parquet(path) if path.exists() else None
+        with self.lock(dataset_arn):  # a consistent pair: no half-written log, no import in between
+            frame = pd.read_parquet(path) if path.exists() else None
+            log = self.log_path(dataset_arn)
+            raw = log.read_bytes() if log.exists() else b""
+        if not raw:
+            return frame
+        appended = _read_streams(raw)
+        combined = appended if frame is None else pd.concat([frame, appended], ignore_index=True)
+        id_column = ID_COLUMNS.get(dataset_arn.rsplit("/", 1)[-1])
+        if id_column:
+            combined = combined.drop_duplicates(subset=[id_column], keep="last").reset_index(drop=True)
+        return combined
+
+    def _stamp(self, dataset_arn: str) -> tuple | None:
+        stamps = []
+        for path in (self.path(dataset_arn), self.log_path(dataset_arn)):
+            try:
+                info = path.stat()
+                stamps.append((info.st_mtime_ns, info.st_size))
+            except FileNotFoundError:
+                stamps.append(None)
+        return None if stamps == [None, None] else tuple(stamps)
 
     def cached(self, dataset_arn: str, derive=None):
-        """Read-only view for serving: ``derive(frame)`` (or the frame), reused until the file changes."""
-        path = self.path(dataset_arn)
-        try:
-            stamp = path.stat().st_mtime_ns
-        except FileNotFoundError:
+        """Read-only view for serving: ``derive(frame)`` (or the frame), reused until the data changes."""
+        stamp = self._stamp(dataset_arn)
+        if stamp is None:
             return None
         key = (dataset_arn, derive)
         with self._guard:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        frame = pd.read_parquet(path)
+        frame = self.load(dataset_arn)
         value = derive(frame) if derive is not None else frame
         with self._guard:
             self._cache[key] = (stamp, value)
         return value
 
     def save(self, dataset_arn: str, frame: pd.DataFrame) -> None:
+        """Replace the dataset with ``frame`` (which must include the log, see ``load``)."""
         path = self.path(dataset_arn)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        with self.lock(dataset_arn):
+            tmp.replace(path)
+            self.log_path(dataset_arn).unlink(missing_ok=True)
+
+    def append(self, dataset_arn: str, frame: pd.DataFrame) -> None:
+        """Add records without rewriting the dataset: one Arrow stream on the end of the log."""
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        log = self.log_path(dataset_arn)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock(dataset_arn), log.open("ab") as out:
+            out.write(sink.getvalue().to_pybytes())
 
     def remove(self, dataset_arn: str) -> None:
-        self.path(dataset_arn).unlink(missing_ok=True)
+        with self.lock(dataset_arn):
+            self.path(dataset_arn).unlink(missing_ok=True)
+            self.log_path(dataset_arn).unlink(missing_ok=True)
+
+
+def _read_streams(raw: bytes) -> pd.DataFrame:
+    """The frames of back-to-back Arrow IPC streams, concatenated."""
+    source = pa.BufferReader(raw)
+    tables = []
+    while source.tell() < len(raw):
+        tables.append(ipc.open_stream(source).read_all())
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
 
 
 def read_location(s3: S3, location: str, fields: list[Field]) -> pd.DataFrame:

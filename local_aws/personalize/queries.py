@@ -1,11 +1,13 @@
 """Answering recommendation queries for any trained recipe, shared by the runtime and batch jobs.
 
 A query is a dict as in batch input lines (``userId``, ``itemId``, ``itemList``);
-the answer is ``(items, scores or None)``. Filters come in as item masks: with a
-mask, candidates are ranked over the whole catalogue and the first k allowed kept.
+the answer is ``(items, scores or None)``. Filters come in as item masks per query
+position, which user scoring applies block by block inside its top-k.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 
@@ -13,8 +15,6 @@ from .errors import InvalidInput
 from .scoring import Model, recommend
 from .similarity import related_rows
 from .training import RANKING_RECIPES
-
-CHUNK = 512
 
 
 def kind(model: Model) -> str:
@@ -67,35 +67,38 @@ def rank(model: Model, user: str, input_list: list[str], mask: np.ndarray | None
     return out + [(i, None) for i in unknown]
 
 
-def answer(model: Model, queries: list[dict], k: int, masks: list[np.ndarray | None] | None = None):
+class Masks(Protocol):
+    """Allowed items per query position (``filtering.QueryMasks``)."""
+
+    def rows(self, positions: np.ndarray) -> np.ndarray: ...
+
+
+def _one(masks: Masks | None, j: int) -> np.ndarray | None:
+    return None if masks is None else masks.rows(np.array([j]))[0]
+
+
+def answer(model: Model, queries: list[dict], k: int, masks: Masks | None = None):
     """(items, scores|None) per query; queries must have passed ``check``."""
-    masks = masks or [None] * len(queries)
     what = kind(model)
     if what == "ranking":
         out = []
-        for query, mask in zip(queries, masks, strict=True):
-            ranked = rank(model, query["userId"], query.get("itemList", query.get("inputList")), mask)
+        for j, query in enumerate(queries):
+            input_list = query.get("itemList", query.get("inputList"))
+            ranked = rank(model, query["userId"], input_list, _one(masks, j))
             out.append(([i for i, _ in ranked], [s for _, s in ranked]))
         return out
     if what == "related":
         index = _item_index(model)
         rows = np.array([index.get(q["itemId"], -1) for q in queries], dtype=np.int64)
-        filtered = any(m is not None for m in masks)
-        items, valid = related_rows(model, rows, len(model.item_ids) if filtered else k)
-        return [(model.item_ids[_keep(items[j], valid[j], masks[j], k)].tolist(), None)
+        items, valid = related_rows(model, rows, len(model.item_ids) if masks is not None else k)
+        return [(model.item_ids[_keep(items[j], valid[j], _one(masks, j), k)].tolist(), None)
                 for j in range(len(queries))]
+    rows = model.user_index([q["userId"] for q in queries])
+    items, scores, valid = recommend(model, rows, k, allowed=None if masks is None else masks.rows)
+    names = model.item_ids[items]
     out: list = []
-    for start in range(0, len(queries), CHUNK):
-        part = queries[start:start + CHUNK]
-        part_masks = masks[start:start + CHUNK]
-        filtered = any(m is not None for m in part_masks)
-        rows = model.user_index([q["userId"] for q in part])
-        items, scores, valid = recommend(model, rows, len(model.item_ids) if filtered else k)
-        for j in range(len(part)):
-            keep = valid[j] if part_masks[j] is None else valid[j] & part_masks[j][items[j]]
-            chosen = np.flatnonzero(keep)[:k]
-            out.append((model.item_ids[items[j][chosen]].tolist(),
-                        scores[j][chosen].tolist() if model.has_scores else None))
+    for j in range(len(queries)):
+        out.append((names[j][valid[j]].tolist(), scores[j][valid[j]].tolist() if model.has_scores else None))
     return out
 
 

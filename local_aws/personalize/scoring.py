@@ -2,20 +2,23 @@
 
 Scores are softmax-like: each user's logits are standardised and pushed through a
 softmax over every candidate item, so a user's scores over the whole catalogue
-sum to 1 (the service's shape of scores). Scoring works on blocks of users: a
-matrix product, a mask for already-seen items, then ``argpartition``.
+sum to 1 (the service's shape of scores). Scoring works on blocks of users spread
+over threads (numpy releases the GIL): a matrix product, the softmax, seen items
+repeat-calibrated (or left out), the block's filter mask, then ``argpartition``
+for the top k allowed items.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-BLOCK_USERS = 2048
+BLOCK_USERS = 512  # a block's scores stay in cache: 2048-user blocks cost twice the CPU
 
 
 @dataclass
@@ -28,10 +31,11 @@ class Model:
     seen_indices: np.ndarray
     user_factors: np.ndarray | None = None
     item_factors: np.ndarray | None = None
-    exclude_seen: bool = True
+    exclude_seen: bool = False  # the service keeps seen items; EXCLUDE filters leave them out
     has_scores: bool = True
     seen_data: np.ndarray | None = None  # ALS confidence per seen cell, for folding in new events
     related: np.ndarray | None = None  # [items, R] most similar items (-1 pads), related-items recipes
+    repeat_share: float | None = None  # share of training interactions that repeat a (user, item)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +45,7 @@ class Model:
             "seen_indices": self.seen_indices, "exclude_seen": np.array(self.exclude_seen),
             "has_scores": np.array(self.has_scores),
         }
-        for name in ("user_factors", "item_factors", "seen_data", "related"):
+        for name in ("user_factors", "item_factors", "seen_data", "related", "repeat_share"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
         tmp = path.with_name(path.name + ".tmp.npz")
@@ -57,6 +61,7 @@ class Model:
                 user_factors=z.get("user_factors"),
                 item_factors=z.get("item_factors"), seen_data=z.get("seen_data"), related=z.get("related"),
                 exclude_seen=bool(z["exclude_seen"]), has_scores=bool(z["has_scores"]),
+                repeat_share=float(z["repeat_share"]) if "repeat_share" in z else None,
             )
 
     def user_index(self, user_ids) -> np.ndarray:
@@ -68,8 +73,8 @@ class Model:
         return np.fromiter((lookup.get(u, -1) for u in user_ids), dtype=np.int64, count=len(user_ids))
 
 
-def _softmax_topk(logits: np.ndarray, seen_rows: np.ndarray, seen_cols: np.ndarray, k: int):
-    """Top-k columns per row with softmax probabilities; (seen_rows, seen_cols) are excluded.
+def _softmax(logits: np.ndarray, seen_rows: np.ndarray, seen_cols: np.ndarray) -> np.ndarray:
+    """Per-row probabilities; (seen_rows, seen_cols) get none.
 
     Logits are standardised per row (statistics over the whole row, which the few
     excluded entries barely move) so the softmax is neither flat nor one-hot.
@@ -83,45 +88,86 @@ def _softmax_topk(logits: np.ndarray, seen_rows: np.ndarray, seen_cols: np.ndarr
     z -= np.where(np.isfinite(row_max), row_max, 0.0)  # rows with nothing left stay all -inf
     np.exp(z, out=z)  # exp(-inf) = 0: excluded items take no probability mass
     z /= np.maximum(z.sum(axis=1, keepdims=True), 1e-30)
-    valid = np.ones(z.shape, dtype=bool)
-    valid[seen_rows, seen_cols] = False
-    if k < z.shape[1]:
-        part = np.argpartition(-z, k - 1, axis=1)[:, :k]
+    return z
+
+
+def _topk(scores: np.ndarray, blocked: np.ndarray, k: int):
+    """Top-k columns per row by score among the columns not ``blocked`` (those sort last, invalid).
+
+    A filter only removes items: the scores keep the shares of the unfiltered list.
+    """
+    ranked = np.where(blocked, np.float32(-1), scores)
+    if k < ranked.shape[1]:
+        part = np.argpartition(-ranked, k - 1, axis=1)[:, :k]
     else:
-        part = np.tile(np.arange(z.shape[1]), (z.shape[0], 1))
-    part_scores = np.take_along_axis(z, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
+        part = np.tile(np.arange(ranked.shape[1]), (ranked.shape[0], 1))
+    order = np.argsort(-np.take_along_axis(ranked, part, axis=1), axis=1, kind="stable")
     part = np.take_along_axis(part, order, axis=1)
-    return part, np.take_along_axis(part_scores, order, axis=1), np.take_along_axis(valid, part, axis=1)
+    return part, np.take_along_axis(scores, part, axis=1), ~np.take_along_axis(blocked, part, axis=1)
+
+
+def csr_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index into ``rows``, position in the CSR arrays) of every entry of those rows, no Python loop."""
+    starts, ends = indptr[rows], indptr[rows + 1]
+    lengths = ends - starts
+    block_rows = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return block_rows, np.repeat(starts, lengths) + offsets
 
 
 def _seen_cells(model: Model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(row-in-block, item) pairs of already-seen items, without a Python loop per user."""
-    if not model.exclude_seen:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    starts, ends = model.seen_indptr[rows], model.seen_indptr[rows + 1]
-    lengths = ends - starts
-    block_rows = np.repeat(np.arange(len(rows)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return block_rows, model.seen_indices[np.repeat(starts, lengths) + offsets]
+    block_rows, positions = csr_positions(model.seen_indptr, rows)
+    return block_rows, model.seen_indices[positions]
 
 
-def _block(model: Model, rows: np.ndarray, k: int):
-    if model.user_factors is not None:
-        logits = model.user_factors[rows] @ model.item_factors.T
-    else:
-        logits = np.tile(np.log1p(model.popularity).astype(np.float32), (len(rows), 1))
+def _repeat_calibrated(scores: np.ndarray, seen_rows: np.ndarray, seen_cols: np.ndarray,
+                       share: float) -> None:
+    """Give a user's seen items together the share of probability that repeats had in training.
+
+    ALS reconstructs a user's own items first; the service's models learn from the data how
+    often users come back to an item, so where repeats are rare seen items sink, where they
+    are common they stay on top. Scores still sum to 1 per row.
+    """
+    seen_mass = np.bincount(seen_rows, weights=scores[seen_rows, seen_cols], minlength=len(scores))
+    has_seen = (seen_mass > 1e-12) & (seen_mass < 1 - 1e-12)
+    unseen_factor = np.where(has_seen, (1 - share) / np.maximum(1 - seen_mass, 1e-12), 1.0)
+    seen_factor = np.where(has_seen, share / np.maximum(seen_mass, 1e-12), 1.0)
+    scores *= unseen_factor[:, None].astype(scores.dtype)
+    scores[seen_rows, seen_cols] *= (seen_factor / unseen_factor)[seen_rows].astype(scores.dtype)
+
+
+def _scores(model: Model, logits: np.ndarray, seen_rows: np.ndarray, seen_cols: np.ndarray) -> np.ndarray:
+    """Softmax scores over a block; seen items excluded (old default) or repeat-calibrated."""
+    if model.exclude_seen:
+        return _softmax(logits, seen_rows, seen_cols)
+    none = np.empty(0, dtype=np.int64)
+    scores = _softmax(logits, none, none)
+    if model.repeat_share is not None:
+        _repeat_calibrated(scores, seen_rows, seen_cols, model.repeat_share)
+    return scores
+
+
+def _block(model: Model, rows: np.ndarray, k: int, allowed: np.ndarray | None):
+    logits = (model.user_factors[rows] @ model.item_factors.T).astype(np.float32, copy=False)
     seen_rows, seen_cols = _seen_cells(model, rows)
-    return _softmax_topk(logits.astype(np.float32, copy=False), seen_rows, seen_cols, k)
+    scores = _scores(model, logits, seen_rows, seen_cols)
+    blocked = np.zeros(scores.shape, dtype=bool) if allowed is None else ~allowed
+    if model.exclude_seen:
+        blocked[seen_rows, seen_cols] = True
+    return _topk(scores, blocked, k)
 
 
 def recommend_vector(model: Model, vector: np.ndarray, seen: np.ndarray, k: int):
     """Top-k for one user given a (folded-in) factor vector and its seen items."""
     logits = (model.item_factors @ vector)[None, :].astype(np.float32)
-    cols = seen if model.exclude_seen else np.empty(0, dtype=np.int64)
-    items, scores, valid = _softmax_topk(logits, np.zeros(len(cols), dtype=np.int64), cols,
-                                         min(k, len(model.item_ids)))
-    return items, scores.astype(np.float64), valid
+    rows = np.zeros(len(seen), dtype=np.int64)
+    scores = _scores(model, logits, rows, seen)
+    blocked = np.zeros(scores.shape, dtype=bool)
+    if model.exclude_seen:
+        blocked[rows, seen] = True
+    items, top, valid = _topk(scores, blocked, min(k, len(model.item_ids)))
+    return items, top.astype(np.float64), valid
 
 
 def fold_in(model: Model, items: np.ndarray, confidence: np.ndarray, regularization: float = 0.1):
@@ -136,16 +182,30 @@ def fold_in(model: Model, items: np.ndarray, confidence: np.ndarray, regularizat
 
 
 def popular_topk(model: Model, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The cold-start list: most popular items, scores = share of all interactions."""
+    """The popular list: most popular items, scores = share of the popularity total."""
     k = min(k, len(model.item_ids))
     order = np.argsort(-model.popularity, kind="stable")[:k]
     total = model.popularity.sum()
     return order, (model.popularity[order] / total if total else np.zeros(k))
 
 
-def recommend(model: Model, rows: np.ndarray, k: int, threads: int | None = None):
-    """Top-k (item index, score) for each row; rows of -1 get popular items.
+def _popular_block(model: Model, k: int, allowed: np.ndarray):
+    """The popular list per row, keeping each row's allowed items in popularity order."""
+    order, shares = popular_topk(model, len(model.item_ids))
+    allowed_sorted = allowed[:, order]
+    pick = np.argsort(~allowed_sorted, axis=1, kind="stable")[:, :k]
+    return order[pick], shares[pick], np.take_along_axis(allowed_sorted, pick, axis=1)
 
+
+Allowed = Callable[[np.ndarray], np.ndarray]  # query positions -> allowed items [len, n_items]
+
+
+def recommend(model: Model, rows: np.ndarray, k: int, threads: int | None = None,
+              allowed: Allowed | None = None):
+    """Top-k (item index, score) for each row; rows of -1, and every row of a model
+    without user factors (popularity-count, trending-now), get the popular list.
+
+    ``allowed`` gives a filter's item masks for query positions, evaluated per block.
     Returns (items [n, k] int, scores [n, k] float, valid [n, k] bool); entries
     beyond the candidates available to a user are marked invalid.
     """
@@ -154,22 +214,26 @@ def recommend(model: Model, rows: np.ndarray, k: int, threads: int | None = None
     items = np.zeros((n, k), dtype=np.int64)
     scores = np.zeros((n, k), dtype=np.float64)
     valid = np.ones((n, k), dtype=bool)
-    cold = rows < 0
-    if cold.any():
-        pop_items, pop_scores = popular_topk(model, k)
-        items[cold] = pop_items
-        scores[cold] = pop_scores
-    warm_positions = np.flatnonzero(~cold)
-    blocks = [warm_positions[i:i + BLOCK_USERS] for i in range(0, len(warm_positions), BLOCK_USERS)]
+    cold = (rows < 0) | (model.user_factors is None)
+    if cold.any() and allowed is None:
+        items[cold], scores[cold] = popular_topk(model, k)
+    blocks = [(positions[i:i + BLOCK_USERS], is_cold)
+              for positions, is_cold in ((np.flatnonzero(~cold), False), (np.flatnonzero(cold), True))
+              for i in range(0, len(positions), BLOCK_USERS) if not is_cold or allowed is not None]
 
-    def work(positions: np.ndarray) -> None:
-        items[positions], scores[positions], valid[positions] = _block(model, rows[positions], k)
+    def work(block: tuple[np.ndarray, bool]) -> None:
+        positions, is_cold = block
+        mask = None if allowed is None else allowed(positions)
+        if is_cold:
+            items[positions], scores[positions], valid[positions] = _popular_block(model, k, mask)
+        else:
+            items[positions], scores[positions], valid[positions] = _block(model, rows[positions], k, mask)
 
     threads = threads or min(len(blocks), os.cpu_count() or 1) or 1
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(work, blocks))
     else:
-        for positions in blocks:
-            work(positions)
+        for block in blocks:
+            work(block)
     return items, scores, valid

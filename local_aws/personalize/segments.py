@@ -8,6 +8,7 @@ mean factor of the items an attribute query selects (aws-item-attribute-affinity
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,15 +22,27 @@ from .scoring import Model
 RECIPES = {"aws-item-affinity": "itemId", "aws-item-attribute-affinity": "itemAttributes"}
 
 
-def top_users(model: Model, vector: np.ndarray, k: int) -> list[str]:
+def top_users(model: Model, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[str]:
+    """The ``k`` users with the highest affinity; ``allowed`` = a UserID filter's user mask."""
     scores = model.user_factors @ vector
-    k = min(k, len(scores))
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, len(scores) if allowed is None else int(allowed.sum()))
+    if k <= 0:
+        return []
     top = np.argpartition(-scores, k - 1)[:k]
     return model.user_ids[top[np.argsort(-scores[top], kind="stable")]].tolist()
 
 
-def segment_lines(files: DatasetFiles, model: Model, group: str, lines: list[str], k: int) -> list[str]:
-    """Output lines (JSON text) for input lines; blank lines are skipped."""
+UserMaskFor = Callable[[dict], "np.ndarray | None"]
+
+
+def segment_lines(files: DatasetFiles, model: Model, group: str, lines: list[str], k: int,
+                  user_mask_for: UserMaskFor | None = None) -> list[str]:
+    """Output lines (JSON text) for input lines; blank lines are skipped.
+
+    ``user_mask_for`` gives a line's UserID filter mask over the model's users.
+    """
     key = RECIPES[model.recipe]
     index = {name: i for i, name in enumerate(model.item_ids.tolist())}
     out = []
@@ -40,7 +53,8 @@ def segment_lines(files: DatasetFiles, model: Model, group: str, lines: list[str
         output = None
         if error is None:
             try:
-                output = {"recommendedUsers": _segment(files, model, group, index, query, key, k)}
+                allowed = None if user_mask_for is None else user_mask_for(query)
+                output = {"recommendedUsers": _segment(files, model, group, index, query, key, k, allowed)}
             except ServiceError as exc:
                 error = exc.message
         out.append(json.dumps({"input": query, "output": output, "error": error}))
@@ -48,7 +62,7 @@ def segment_lines(files: DatasetFiles, model: Model, group: str, lines: list[str
 
 
 def _segment(files: DatasetFiles, model: Model, group: str, index: dict, query: dict[str, Any], key: str,
-             k: int) -> list[str]:
+             k: int, allowed: np.ndarray | None) -> list[str]:
     value = query.get(key)
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"Line has no {key}; this solution makes segments for "
@@ -56,10 +70,10 @@ def _segment(files: DatasetFiles, model: Model, group: str, index: dict, query: 
     if key == "itemId":
         if value not in index:
             raise InvalidInput(f"Item {value} is not in the training data.")
-        return top_users(model, model.item_factors[index[value]], k)
+        return top_users(model, model.item_factors[index[value]], k, allowed)
     context = FilterContext(files, {"datasetGroupArn": group,
                                     "filterExpression": f"INCLUDE ItemID WHERE {value}"}, None)
     matched = np.flatnonzero(context.mask(model.item_ids))
     if not len(matched):
         raise InvalidInput(f"No items match {value}.")
-    return top_users(model, model.item_factors[matched].mean(axis=0), k)
+    return top_users(model, model.item_factors[matched].mean(axis=0), k, allowed)

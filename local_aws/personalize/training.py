@@ -1,8 +1,12 @@
 """Training solution versions: interactions -> confidence matrix -> model (+ offline metrics).
 
 user-personalization(-v2) is implicit-feedback ALS; aws-popularity-count ranks
-items by event count. Metrics follow the service's split (see ``evaluate``),
-then the final model is trained on all the data.
+items by the number of unique users who interacted with them and gives everyone
+the same list. Like the service, recommendations keep items a user already
+interacted with (EXCLUDE filters leave them out); the ``exclude_seen_items``
+hyperparameter, or LOCAL_PERSONALIZE_EXCLUDE_SEEN=true for every solution, keeps
+the local service's older behaviour. Metrics follow the service's split (see
+``evaluate``), then the final model is trained on all the data.
 """
 
 from __future__ import annotations
@@ -114,6 +118,22 @@ def confidence(users, items, weights, shape, alpha: float) -> sp.csr_matrix:
     return summed.astype(np.float32)
 
 
+def _exclude_seen_default() -> bool:
+    return os.environ.get("LOCAL_PERSONALIZE_EXCLUDE_SEEN", "false").strip().lower() == "true"
+
+
+def unique_users_per_item(matrix: sp.csr_matrix) -> np.ndarray:
+    """Popularity as the service's popularity-count defines it: distinct users per item."""
+    return np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
+
+
+def repeat_share(matrix: sp.csr_matrix, n_rows: int) -> float:
+    """Of the interactions after each user's first, the share on an item the user already had."""
+    users = int((np.diff(matrix.indptr) > 0).sum())
+    later = n_rows - users
+    return float((n_rows - matrix.nnz) / later) if later > 0 else 0.0
+
+
 def _threads() -> int:
     return int(os.environ.get("LOCAL_PERSONALIZE_TRAIN_THREADS", os.cpu_count() or 1))
 
@@ -125,12 +145,13 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
     shape = (len(data.user_ids), len(data.item_ids))
     alpha = config.number("als_alpha", 10.0)
     matrix = confidence(data.users[sel], data.items[sel], data.weights[sel], shape, alpha)
-    popularity = np.bincount(data.items[sel], minlength=shape[1]).astype(np.float64)
     model = Model(
-        recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids, popularity=popularity,
+        recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids,
+        popularity=unique_users_per_item(matrix),
         seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
-        exclude_seen=config.flag("exclude_seen_items", True),
+        exclude_seen=config.flag("exclude_seen_items", _exclude_seen_default()),
         has_scores=config.recipe in ALS_RECIPES | RANKING_RECIPES, seen_data=matrix.data.copy(),
+        repeat_share=repeat_share(matrix, len(data.users) if mask is None else int(mask.sum())),
     )
     if config.recipe == "aws-trending-now":
         model.popularity = similarity.trend_scores(data.items[sel], data.timestamps[sel], shape[1])
@@ -174,17 +195,48 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
     user_factors = als.recalculate_user(np.arange(shape[0]), matrix)
     return Model(
         recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids,
-        popularity=np.bincount(data.items, minlength=shape[1]).astype(np.float64),
+        popularity=unique_users_per_item(matrix),
         seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
         user_factors=np.ascontiguousarray(user_factors, dtype=np.float32), item_factors=item_factors,
         exclude_seen=previous.exclude_seen, has_scores=True, seen_data=matrix.data.copy(),
+        repeat_share=repeat_share(matrix, len(data.users)),
     )
 
 
-def evaluate(config: TrainingConfig, data: Interactions,
-             items_frame: pd.DataFrame | None = None) -> dict[str, float]:
-    """The service's offline split: 90% of users train; for the other 10% the oldest 90%
-    of each user's interactions are input (and trained on), the newest 10% ground truth."""
+def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, rows: np.ndarray,
+                    test_users: np.ndarray) -> None:
+    """Give the trained model the test users' input interactions, as a campaign would see them:
+    their factors solved against the fixed item factors, their input items as seen items."""
+    shape = (len(data.user_ids), len(data.item_ids))
+    alpha = config.number("als_alpha", 10.0)
+    inputs = confidence(data.users[rows], data.items[rows], data.weights[rows], shape, alpha)
+    if model.user_factors is not None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        als = AlternatingLeastSquares(factors=model.item_factors.shape[1], num_threads=_threads(),
+                                      regularization=config.number("als_regularization", 0.1))
+        als.item_factors = model.item_factors
+        model.user_factors[test_users] = als.recalculate_user(test_users, inputs[test_users])
+    seen = sp.csr_matrix((np.ones(len(model.seen_indices)), model.seen_indices, model.seen_indptr),
+                         shape=shape) + inputs
+    model.seen_indptr, model.seen_indices = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
+
+
+@dataclass
+class Split:
+    """Rows of ``Interactions`` for the offline evaluation (see ``evaluation_split``)."""
+
+    test_users: np.ndarray  # user codes, sorted
+    train_mask: np.ndarray  # rows of the other users
+    input_rows: np.ndarray  # the test users' oldest 90%, oldest first per user
+    truth_rows: np.ndarray  # the test users' newest 10%
+
+
+def evaluation_split(data: Interactions) -> Split:
+    """The service's offline split: the model trains on 90% of the users; it is then given
+    the oldest 90% of each other user's interactions as input and scored against the newest 10%
+    ("Evaluating a solution version with metrics",
+    https://docs.aws.amazon.com/personalize/latest/dg/working-with-training-metrics.html)."""
     order = np.lexsort((data.timestamps, data.users))
     users_sorted = data.users[order]
     size = np.bincount(data.users, minlength=len(data.user_ids))
@@ -198,15 +250,26 @@ def evaluate(config: TrainingConfig, data: Interactions,
     is_test = np.zeros(len(data.user_ids), dtype=bool)
     is_test[test_users] = True
     truth_sorted = is_test[users_sorted] & (rank >= size[users_sorted] - n_truth[users_sorted])
-    truth_rows = order[truth_sorted]
-    train_mask = np.ones(len(data.users), dtype=bool)
-    train_mask[truth_rows] = False
+    return Split(test_users=test_users, train_mask=~is_test[data.users], truth_rows=order[truth_sorted],
+                 input_rows=order[is_test[users_sorted] & ~truth_sorted])
 
-    model = fit(config, data, train_mask, items_frame)
+
+def fit_for_evaluation(config: TrainingConfig, data: Interactions, split: Split,
+                       items_frame: pd.DataFrame | None = None) -> Model:
+    model = fit(config, data, split.train_mask, items_frame)
+    _fold_in_inputs(config, model, data, split.input_rows, split.test_users)
+    return model
+
+
+def evaluate(config: TrainingConfig, data: Interactions,
+             items_frame: pd.DataFrame | None = None) -> dict[str, float]:
+    """Offline metrics of a model trained and given input as ``evaluation_split`` says."""
+    split = evaluation_split(data)
+    test_users, input_rows, truth_rows = split.test_users, split.input_rows, split.truth_rows
+    model = fit_for_evaluation(config, data, split, items_frame)
     if model.related is not None:  # related items: query with each test user's newest input item
         last_input = np.full(len(data.user_ids), -1)
-        kept = order[~truth_sorted]
-        last_input[data.users[kept]] = data.items[kept]
+        last_input[data.users[input_rows]] = data.items[input_rows]
         items, valid = similarity.related_rows(model, last_input[test_users], 25)
     else:
         items, _, valid = recommend(model, test_users, 25)

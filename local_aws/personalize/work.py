@@ -12,6 +12,8 @@ import time
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from . import batch, checks
 from .filtering import FilterContext, values_key
 from .imports import merge, read_location, validate
@@ -40,8 +42,8 @@ def body_for(res: Resources, kind: str, record: dict[str, Any]) -> Work | None:
                        *job_paths(record), record["numResults"])
     if kind == "batch-segment-job":
         group = res.store.get("solution-version", record["solutionVersionArn"])["datasetGroupArn"]
-        return partial(batch_segments, res, record["solutionVersionArn"], group, *job_paths(record),
-                       record["numResults"])
+        return partial(batch_segments, res, record["solutionVersionArn"], group, record.get("filterArn"),
+                       *job_paths(record), record["numResults"])
     return None
 
 
@@ -123,21 +125,32 @@ def batch_inference(res: Resources, version_arn: str, filter_arn: str | None, in
                     output_uri: str, k: int) -> None:
     """Recommendations for every input line; a filter that fails for a line becomes that line's error."""
     model = res.load_model(version_arn)
-    contexts: dict[str, FilterContext] = {}  # one per distinct filterValues: reuses item masks
+    contexts: dict[str, FilterContext] = {}  # one per distinct filterValues
 
-    def mask_for(model, query):
+    def context_for(query: dict) -> FilterContext:
         key = values_key(query.get("filterValues"))
         if key not in contexts:
             record = checks.active_filter(res.store, filter_arn)
             contexts[key] = FilterContext(res.files, record, query.get("filterValues"))
-        return contexts[key].mask(model.item_ids, query.get("userId"), query.get("itemId"))
+        return contexts[key]
 
     batch.run(res.s3, input_uri, output_uri,
-              lambda lines: batch.score_lines(model, lines, k, mask_for if filter_arn else None))
+              lambda lines: batch.score_lines(model, lines, k, context_for if filter_arn else None))
 
 
-def batch_segments(res: Resources, version_arn: str, group: str, input_uri: str, output_uri: str,
-                   k: int) -> None:
+def batch_segments(res: Resources, version_arn: str, group: str, filter_arn: str | None, input_uri: str,
+                   output_uri: str, k: int) -> None:
+    """User segments for every input line, narrowed by a UserID filter when the job has one."""
     model = res.load_model(version_arn)
-    batch.run(res.s3, input_uri, output_uri, lambda lines: segment_lines(res.files, model, group, lines, k))
+    masks: dict[str, np.ndarray] = {}  # one per distinct filterValues
 
+    def user_mask_for(query: dict) -> np.ndarray:
+        key = values_key(query.get("filterValues"))
+        if key not in masks:
+            record = checks.active_filter(res.store, filter_arn)
+            context = FilterContext(res.files, record, query.get("filterValues"), target="UserID")
+            masks[key] = context.user_mask(model.user_ids)
+        return masks[key]
+
+    batch.run(res.s3, input_uri, output_uri, lambda lines: segment_lines(
+        res.files, model, group, lines, k, user_mask_for if filter_arn else None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -157,11 +158,13 @@ def test_filters(personalize, clients, bucket, feat):
 
 
 def stored_rows(tmp_path_factory, dataset_type: str) -> int:
-    """Rows in the endpoint's stored dataset (the data dir the conftest endpoint writes to)."""
-    import pandas as pd
+    """Rows in the endpoint's stored dataset (the data dir the conftest endpoint writes to),
+    read as training and filters read it: the imported file plus the events API's log."""
+    from local_aws.personalize.imports import DatasetFiles
 
-    path = next(tmp_path_factory.getbasetemp().glob(f"local_aws*/datasets/feat/{dataset_type}.parquet"))
-    return len(pd.read_parquet(path))
+    root = next(tmp_path_factory.getbasetemp().glob("local_aws*/datasets"))
+    arn = f"arn:aws:personalize:us-east-1:123456789012:dataset/feat/{dataset_type}"
+    return len(DatasetFiles(root).load(arn))
 
 
 def test_events_change_recommendations(personalize, clients, feat, tmp_path_factory):
@@ -335,6 +338,29 @@ def test_batch_segment_jobs(personalize, clients, bucket, feat):
             jobInput={"s3DataSource": {"path": f"s3://{bucket}/x"}},
             jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/y/"}},
         )
+
+
+def test_batch_segment_job_applies_a_user_id_filter(personalize, clients, bucket, feat):
+    import pandas as pd
+
+    interactions = pd.read_csv(io.StringIO(synthetic_interactions_csv()))
+    buyers = set(interactions.loc[interactions["EVENT_TYPE"] == "purchase", "USER_ID"])
+    expression = 'EXCLUDE UserID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+    no_buyers = make_filter(personalize, feat["group"], "feat-no-buyers", expression)
+    out = run_batch(
+        personalize,
+        clients,
+        bucket,
+        personalize.create_batch_segment_job,
+        lambda arn: personalize.describe_batch_segment_job(batchSegmentJobArn=arn)["batchSegmentJob"],
+        "feat-seg-filtered",
+        feat["versions"]["aws-item-affinity"],
+        ['{"itemId": "i2"}'],
+        numResults=10,
+        filterArn=no_buyers,
+    )
+    users = out[0]["output"]["recommendedUsers"]
+    assert len(users) == 10 and not set(users) & buyers
 
 
 def test_tags(personalize):

@@ -57,6 +57,7 @@ def _model(n_users=50, n_items=300, factors=8, seed=0):
         seen_indices=np.concatenate(seen),
         user_factors=rng.normal(size=(n_users, factors)).astype(np.float32),
         item_factors=rng.normal(size=(n_items, factors)).astype(np.float32),
+        exclude_seen=True,
     ), seen
 
 

@@ -43,18 +43,21 @@ def handlers(res: Resources) -> dict:
     def create_batch_segment_job(p, region):
         k = checks.num_results(p, 5_000_000, "numResults must be at least 1.")
         input_uri, output_uri = work.job_paths(p)
-        checks.no_segment_filter(p)
+        checks.s3_location("jobInput path", input_uri)
+        checks.s3_location("jobOutput path", output_uri)
         with store.locked():
             version = store.get("solution-version", p["solutionVersionArn"])
             checks.require_active(version, "Solution version", "solutionVersionArn", show_status=False)
             checks.segment_recipe(version)
+            if p.get("filterArn"):
+                checks.active_filter(store, p["filterArn"], version["datasetGroupArn"])
             arn = res.arn(region, f"batch-segment-job/{p['jobName']}")
             checks.new_job(store, "batch-segment-job", arn, res.quotas.batch_segment_jobs)
             record = store.add("batch-segment-job", arn, {
                 "jobName": p["jobName"], "batchSegmentJobArn": arn, "numResults": k,
                 "solutionVersionArn": version["solutionVersionArn"], "jobInput": p["jobInput"],
                 "jobOutput": p["jobOutput"], "roleArn": p["roleArn"], "status": JOB_PENDING,
-                **checks.tags_field(p)})
+                **pick(p, ("filterArn",)), **checks.tags_field(p)})
         res.jobs.start("batch-segment-job", arn, work.body_for(res, "batch-segment-job", record),
                        batch_statuses=True)
         return {"batchSegmentJobArn": arn}

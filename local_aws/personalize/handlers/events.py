@@ -1,7 +1,7 @@
 """Event trackers and the events API (PutEvents, PutItems, PutUsers).
 
-Records are appended to the datasets (typed through the import path, so the
-same rules apply). New events of a user the campaign's model knows are also
+Records are appended to the datasets' logs (typed through the import path, so
+the same rules apply; see ``imports.DatasetFiles``). New events of a user the campaign's model knows are also
 kept in ``live.LiveEvents`` so the next GetRecommendations folds them into that
 user's factors at once, as the service does for user-personalization campaigns.
 """
@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from .. import checks
-from ..imports import merge
 from ..live import LiveEvents
 from ..resources import Resources
 from ..schemas import parse_schema
@@ -23,14 +22,12 @@ SUMMARY = ("name", "eventTrackerArn", "status", "creationDateTime", "lastUpdated
 
 
 def append_records(res: Resources, arn: str, rows: list[dict[str, Any]]) -> None:
-    """Type ``rows`` by the dataset's schema and append them (same-id items/users replaced)."""
+    """Type ``rows`` by the dataset's schema and append them to the dataset's log (readers
+    see same-id items/users replaced); the cost does not grow with the dataset."""
     dataset = res.store.get("dataset", arn)
     checks.require_active(dataset, "Dataset", "datasetArn")
     fields = parse_schema(res.store.get("schema", dataset["schemaArn"])["schema"])
-    frame = checks.typed_records(fields, rows)
-    with res.files.lock(arn):
-        existing = res.files.load(arn)
-        res.files.save(arn, merge(existing, frame, dataset["datasetType"], "INCREMENTAL"))
+    res.files.append(arn, checks.typed_records(fields, rows))
 
 
 def handlers(res: Resources) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import checks, queries
 from ..batch import SCORE_DECIMALS
+from ..filter_masks import query_masks
 from ..filtering import FilterContext
 from ..resources import Resources
 from ..scoring import recommend_vector
@@ -26,19 +27,21 @@ def handlers(res: Resources) -> dict:
         group = store.get("solution-version", campaign["solutionVersionArn"])["datasetGroupArn"]
         return res.load_model(campaign["solutionVersionArn"]), group
 
-    def _mask(p, model, group):
+    def _masks(p, model, group):
+        """The request's filter as (masks for its one query, that query's item mask); Nones without one."""
         if not p.get("filterArn"):
-            return None
+            return None, None
         record = checks.active_filter(store, p["filterArn"], group)
         context = FilterContext(res.files, record, p.get("filterValues"))
-        return context.mask(model.item_ids, p.get("userId"), p.get("itemId"))
+        masks = query_masks([context], model.item_ids, [{k: p.get(k) for k in ("userId", "itemId")}])
+        return masks, masks.rows(np.zeros(1, dtype=np.int64))[0]
 
     def get_recommendations(p, region):
         model, group = _campaign(p.get("campaignArn"))
         k = checks.num_results(p, 500, "numResults must be between 1 and 500.")
         query = {key: p[key] for key in ("userId", "itemId") if key in p}
         checks.recommendation_query(model, query)
-        mask = _mask(p, model, group)
+        masks, mask = _masks(p, model, group)
         live = res.live.user_state(model, group, p["userId"]) if (
             model.recipe in ALS_RECIPES and "userId" in p) else None
         if live is not None:
@@ -48,7 +51,7 @@ def handlers(res: Resources) -> dict:
             chosen = np.flatnonzero(keep)[:k]
             names, values = model.item_ids[items[0][chosen]].tolist(), scores[0][chosen].tolist()
         else:
-            names, values = queries.answer(model, [query], k, [mask])[0]
+            names, values = queries.answer(model, [query], k, masks)[0]
         item_list = []
         for j, name in enumerate(names):
             entry = {"itemId": str(name)}
@@ -59,7 +62,7 @@ def handlers(res: Resources) -> dict:
 
     def get_personalized_ranking(p, region):
         model, group = _campaign(p.get("campaignArn"))
-        ranked = queries.rank(model, p["userId"], p["inputList"], _mask(p, model, group))
+        ranked = queries.rank(model, p["userId"], p["inputList"], _masks(p, model, group)[1])
         out = [{"itemId": item} if score is None else {"itemId": item, "score": round(score, SCORE_DECIMALS)}
                for item, score in ranked]  # unseen items go last without a score
         return {"personalizedRanking": out, "recommendationId": f"RID-{uuid.uuid4()}"}
