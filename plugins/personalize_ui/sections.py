@@ -62,13 +62,9 @@ def _number(value: Any, metric: str) -> float | None:
         return None
 
 
-def _baseline(row: dict[str, Any], metric: str) -> float | None:
-    """The popularity baseline's score, wherever the gate records it: a ``baseline…`` column or
-    ``metrics.baseline`` (a number, or metrics by name)."""
-    for name, value in row.items():
-        if name.startswith("baseline") and (found := _number(value, metric)) is not None:
-            return found
-    return _number((row.get("metrics") or {}).get("baseline"), metric)
+def _baseline(row: dict[str, Any]) -> float | None:
+    """The popularity baseline's score on the gate metric, as the gate recorded it next to the candidate."""
+    return _number(row.get("baseline_value"), "")
 
 
 def solutions(cfg: PipelineConfig) -> list[dict[str, Any]]:
@@ -89,7 +85,7 @@ def _solution(cfg: PipelineConfig, name: str, rows: list[dict[str, Any]]) -> dic
 
     metric = cfg.gate_for(name).metric
     values = [_number(r["metrics"], metric) for r in rows]
-    baseline = [_baseline(r, metric) for r in rows]
+    baseline = [_baseline(r) for r in rows]
     live = max((r for r in rows if r["decision"] in LIVE), key=lambda r: r["decision_seq"], default=None)
     labels = [
         f"{r['solution_version_arn'].rsplit('/', 1)[-1][:10]}\n{r['first_decided_at']:%m-%d}" for r in rows
@@ -101,8 +97,11 @@ def _solution(cfg: PipelineConfig, name: str, rows: list[dict[str, Any]]) -> dic
         "metric": metric,
         "live": live,
         "live_value": _number(live["metrics"], metric) if live else None,
-        "versions": [{**r, "value": v} for r, v in zip(rows, values, strict=True)][::-1],
-        "has_baseline": any(b is not None for b in baseline),
+        "versions": [
+            {**r, "value": v, "baseline": b} for r, v, b in zip(rows, values, baseline, strict=True)
+        ][::-1],
+        "baseline_value": next((b for b in reversed(baseline) if b is not None), None),
+        "baseline_applies": cfg.solutions[name].recipe_kind.per_user and cfg.gate_for(name).baseline.enabled,
         "chart": charts.metric_history(labels, values, decisions, short_name(metric), baseline)
         if rows
         else None,

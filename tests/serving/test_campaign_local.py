@@ -76,7 +76,7 @@ def test_a_campaign_variant_serves_the_campaign_with_its_filter(
     with serve(config_of(data), caches, simulated_clock=True) as client:
         body = client.get("/recommendations/u1", headers=header, params={"n": 25}).json()
     # Served by the campaign, so both names resolved: the endpoint rejects an unknown campaign or
-    # filter ARN (and the API then falls back to the cache). test_fallbacks checks the exact request.
+    # filter ARN (and the API then falls back to the cache). test_serving_fallbacks checks the exact request.
     assert body["source"] == "campaign", body
     items = [item["item_id"] for item in body["items"]]
     assert len(items) == 25 and all(item.startswith("i") for item in items)

@@ -243,6 +243,9 @@ def test_the_page_in_a_browser(api_server, pipeline_run):
             "WHERE cache_name = 'user_recommendations' AND status = 'live'"
         ).fetchone()[0]
         total = conn.execute(f"SELECT total_usd FROM {SCHEMA}.run_costs").fetchone()[0]
+        baseline = conn.execute(
+            f"SELECT baseline_value FROM {SCHEMA}.solution_metrics WHERE solution = 'user-personalization'"
+        ).fetchone()[0]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -265,7 +268,9 @@ def test_the_page_in_a_browser(api_server, pipeline_run):
         assert f"\n{heading}\n" in f"\n{text}\n"
     assert f"Live version: {live_arn}" in text
     assert f"{user_rows:,}" in text
-    assert "Popularity baseline: not recorded by the quality gate yet." in text
+    baseline_line = "Popularity baseline (popularity-count on the same data, latest run)"
+    assert f"{baseline_line}: normalized_discounted_cumulative_gain_at_10 {baseline:.4f}" in text
+    assert "Popularity baseline: not compared" in text  # similar-items and item-affinity
     assert "Active customers covered by user_recommendations:" in text
     assert "2026-10-01T0000" in text  # the October interactions partition, from its asset event
     assert "Verdict: personalized wins" in text
