@@ -81,16 +81,23 @@ def test_interactions_window(loaded_tiny, tiny_frames):
 
 
 def test_items_and_users(loaded_tiny, tiny_frames):
-    items = extract(loaded_tiny, "items")
+    """The catalogue and the customers as of the interval's end: rows created later are left out."""
+    items = extract(loaded_tiny, "items", WINDOW)
     assert list(items.columns) == ["ITEM_ID", "CATEGORY", "PRICE", "CREATION_TIMESTAMP"]
-    products = tiny_frames["products"].set_index("product_id").loc[items["ITEM_ID"]]
+    all_products = tiny_frames["products"]
+    existing = all_products[all_products["created_at"] < WINDOW["end"]]
+    assert sorted(items["ITEM_ID"]) == sorted(existing["product_id"])
+    products = all_products.set_index("product_id").loc[items["ITEM_ID"]]
     assert items["PRICE"].astype(float).tolist() == pytest.approx(products["price"].tolist())
     created = (products["created_at"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     assert items["CREATION_TIMESTAMP"].astype("int64").tolist() == created.tolist()
 
-    users = extract(loaded_tiny, "users")
+    users = extract(loaded_tiny, "users", WINDOW)
     assert list(users.columns) == ["USER_ID", "COUNTRY", "AGE_BAND"]
-    assert users["USER_ID"].tolist() == sorted(tiny_frames["customers"]["customer_id"])
+    customers = tiny_frames["customers"]
+    assert users["USER_ID"].tolist() == sorted(
+        customers.loc[customers["created_at"] < WINDOW["end"], "customer_id"]
+    )
 
 
 def test_batch_users_are_customers_with_history(loaded_tiny, tiny_frames):
