@@ -24,7 +24,9 @@ def corrupted_store(pipeline_env, tmp_path_factory):
 
     datagen.load(pipeline_env["database_url"], datagen.generate("demo"))
     with psycopg.connect(pipeline_env["database_url"]) as conn:
-        conn.execute("INSERT INTO store.customers VALUES (%s, timestamptz '2026-06-01', 'DE', '25-34')", (LONG_ID,))
+        conn.execute(
+            "INSERT INTO store.customers VALUES (%s, timestamptz '2026-06-01', 'DE', '25-34')", (LONG_ID,)
+        )
         conn.execute(
             "INSERT INTO store.events SELECT max(event_id) + 1, %s, min(product_id), 'view', "
             "timestamptz '2026-06-10' FROM store.events",

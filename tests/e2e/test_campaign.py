@@ -76,7 +76,7 @@ def _campaigns(personalize) -> list[dict]:
     (solution,) = [
         s["solutionArn"]
         for s in personalize.list_solutions(maxResults=100)["solutions"]
-        if s["name"].startswith(GROUP)
+        if s["name"] == f"{GROUP}-{SOLUTION}"  # the group also holds the popularity baseline
     ]
     listed = personalize.list_campaigns(solutionArn=solution, maxResults=100)["campaigns"]
     return [personalize.describe_campaign(campaignArn=c["campaignArn"])["campaign"] for c in listed]
