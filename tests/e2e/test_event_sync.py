@@ -83,9 +83,7 @@ def env(pipeline_env, aws_clients, tmp_path_factory):
         datasetType="Interactions",
     )["datasetArn"]
     wait_for(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"])
-    stored = (
-        next(tmp_path_factory.getbasetemp().glob("local-aws*")) / "datasets" / GROUP / "INTERACTIONS.parquet"
-    )
+    stored = (next(tmp_path_factory.getbasetemp().glob("local-aws*")) / "datasets", dataset)
     yield {**pipeline_env, "cfg": cfg, "group": group, "stored": stored, "personalize": personalize}
     if previous is None:
         os.environ.pop(PIPELINES_DIR_ENV, None)
@@ -94,12 +92,15 @@ def env(pipeline_env, aws_clients, tmp_path_factory):
 
 
 def _stored(env) -> list[tuple]:
-    """The rows the local service holds in the group's interactions dataset."""
-    import pandas as pd
+    """The rows the local service holds in the group's interactions dataset, read as its training
+    reads them: the imported file plus the events PutEvents appended."""
+    from local_aws.personalize.imports import DatasetFiles
 
-    if not env["stored"].exists():
+    root, dataset = env["stored"]
+    frame = DatasetFiles(root).load(dataset)
+    if frame is None:
         return []
-    frame = pd.read_parquet(env["stored"])[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]]
+    frame = frame[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]]
     return sorted((u, i, e, int(t)) for u, i, e, t in frame.itertuples(index=False))
 
 
