@@ -45,8 +45,13 @@ bag.get_dag("personalize_retrain_full").test(
 
 
 def _versions(personalize) -> dict[str, str]:
+    """The solution's versions (the run also trains the popularity baseline, a solution of its own)."""
     pages = personalize.get_paginator("list_solution_versions").paginate()
-    return {v["solutionVersionArn"]: v["status"] for v in pages.build_full_result()["solutionVersions"]}
+    return {
+        v["solutionVersionArn"]: v["status"]
+        for v in pages.build_full_result()["solutionVersions"]
+        if f"/{GROUP}-{SOLUTION}/" in v["solutionVersionArn"]
+    }
 
 
 def _import_jobs(personalize) -> set[str]:
