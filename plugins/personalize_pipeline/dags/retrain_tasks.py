@@ -363,7 +363,9 @@ def final_decision(ti, solution: str) -> dict | None:
 
 
 @task(trigger_rule="all_done")
-def report(pipeline: str, ti=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> dict:
+def report(
+    pipeline: str, ti=None, dag_run=None, params=None, data_interval_start=None, data_interval_end=None
+) -> dict:
     """The run's outcome in one place: each gate decision, each cache's live load, the estimated cost.
 
     The DAG's SNS notifier sends the same gate decisions; this is the log's copy and the XCom a
@@ -379,6 +381,9 @@ def report(pipeline: str, ti=None, dag_run=None, data_interval_start=None, data_
     caches = live_caches(db_conn_id=cfg.connections.cache_db, schema=cfg.cache_schema)
     lines = [gate_message(decisions), "", "Caches (live load):"]
     lines += [f"  {c['cache_name']}: {c['row_count']:,} rows, {c['key_count']:,} keys" for c in caches]
+    if params and params.get("dry_run"):  # nothing paid ran, and a dry run leaves no trace
+        log.info("\n".join(lines))
+        return {"decisions": decisions, "caches": caches, "cost": None}
     try:
         estimate = estimate_and_record(cfg, ti, dag_run, data_interval_start, data_interval_end)
         lines += ["", f"Estimated AWS cost (prices of {cfg.pricing.as_of}):", *estimate.summary()]
