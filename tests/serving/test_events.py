@@ -18,7 +18,15 @@ def _export(url: str, start: datetime, end: datetime) -> list[tuple]:
 
 
 def _event_sync(url: str, since: datetime, until: datetime) -> list[tuple]:
-    params = {"since": since, "until": until, "since_key": "", "max_events": 100_000}
+    # From the start of the transaction ids (every insert is newer), sending rows timed in [since, until).
+    params = {
+        "since_xid": "0",
+        "since": since,
+        "since_key": "",
+        "from_ts": since,
+        "until": until,
+        "max_events": 100_000,
+    }
     with psycopg.connect(url) as conn:
         return conn.execute(read_sql("event_sync/new_interactions.sql"), params).fetchall()
 
