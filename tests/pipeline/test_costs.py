@@ -103,3 +103,31 @@ def test_run_costs_are_recorded_once_per_run_and_summed_per_month(pipeline_env):
     assert month["runs"] == 2
     assert month["total_usd"] == pytest.approx(2.4 + 1.0)
     assert month["training_hours"] == 10 and month["gb_ingested"] == 20
+
+
+def test_a_batch_job_loaded_twice_is_billed_once(pipeline_env):
+    """A rerun of a run adopts its batch jobs and loads their output again: nothing new is billed."""
+    from personalize_pipeline.config import load_config
+    from personalize_pipeline.run_costs import _batch_output
+    from personalize_pipeline.sql_files import compose
+
+    cfg = load_config().model_copy(update={"cache_schema": "cost_loads_tests"})
+    url = pipeline_env["database_url"]
+    loads = [  # (batch job, kind, rows, keys): job-a's output was loaded by the run and by its rerun
+        ("job-a", "USER_PERSONALIZATION", 2_500, 100),
+        ("job-a", "USER_PERSONALIZATION", 2_500, 100),
+        ("job-b", "RELATED_ITEMS", 400, 20),
+        ("job-c", "USER_SEGMENTATION", 500, 5),
+    ]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS cost_loads_tests CASCADE")
+        conn.execute(compose("cache/setup.sql", schema=cfg.cache_schema))
+        for job, kind, rows, keys in loads:
+            conn.execute(
+                "INSERT INTO cost_loads_tests.cache_loads "
+                "(cache_name, snapshot_table, status, run_id, batch_job_arn, kind, row_count, key_count) "
+                "VALUES ('c', 't', 'live', 'run-1', %s, %s, %s, %s)",
+                (job, kind, rows, keys),
+            )
+    assert _batch_output(cfg, "run-1") == (100 + 20, 500)
+    assert _batch_output(cfg, "run-2") == (0, 0)
