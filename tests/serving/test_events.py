@@ -17,10 +17,17 @@ def _export(url: str, start: datetime, end: datetime) -> list[tuple]:
         return conn.execute(read_sql("extract/interactions.sql"), {"start": start, "end": end}).fetchall()
 
 
-def _event_sync(url: str, since: datetime, until: datetime) -> list[tuple]:
-    # From the start of the transaction ids (every insert is newer), sending rows timed in [since, until).
+def _current_xid(url: str) -> str:
+    """A transaction id every later insert exceeds: the watermark of a sync that ran just now."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+
+
+def _event_sync(url: str, since_xid: str, since: datetime, until: datetime) -> list[tuple]:
+    """Event sync's query resuming after ``since_xid`` (rows other tests inserted before are behind
+    it: one timed after ``until`` would otherwise hold back everything inserted after it)."""
     params = {
-        "since_xid": "0",
+        "since_xid": since_xid,
         "since": since,
         "since_key": "",
         "from_ts": since,
@@ -45,6 +52,7 @@ def _post(client, event_type: str, **extra):
 
 def test_views_and_purchases_reach_the_export_and_event_sync_queries(client, store_url):
     seconds = int(AT.timestamp())
+    watermark = _current_xid(store_url)
     _, view = _post(client, "view", timestamp=seconds, session_id="s-1")
     _, cart = _post(client, "add_to_cart", timestamp=seconds + 1)
     _, purchase = _post(client, "purchase", timestamp=seconds + 2, recommendation_id="rec-1")
@@ -56,7 +64,7 @@ def test_views_and_purchases_reach_the_export_and_event_sync_queries(client, sto
         ("srv-c3", "srv-p2", "add_to_cart", seconds + 1),
         ("srv-c3", "srv-p2", "purchase", seconds + 2),
     ]
-    synced = _event_sync(store_url, AT - timedelta(seconds=1), AT + timedelta(seconds=3))
+    synced = _event_sync(store_url, watermark, AT - timedelta(seconds=1), AT + timedelta(seconds=3))
     assert [(r[0], r[2]) for r in synced if r[0] == "srv-c3"] == [
         ("srv-c3", "view"),
         ("srv-c3", "add_to_cart"),
