@@ -36,6 +36,33 @@ per request (last lines) is the steadier figure.
 
     assignment: 1,000,000 users in 2.90 s (0.80 to 0.86 s when the load average was 0.6)
     A/A split of 100,000 users: [50111, 49889], SRM chi-square p = 0.483
+
+Rerun on an idle machine (2026-12-03, load average 0.5 before the run, --seconds 3):
+
+    target                                   clients   p50 ms   p99 ms    req/s
+    do-nothing /ping                               1     0.35     0.53     2800
+    /recommendations (no experiment)               1     0.95     1.22     1039
+    /recommendations (A/A, exposures on)           1     0.96     1.32     1024
+    bare primary-key lookup (psycopg)              1     0.24     0.37     4060
+    do-nothing /ping                               8     1.54     3.47     4957
+    /recommendations (no experiment)               8     4.15     7.95     1803
+    /recommendations (A/A, exposures on)           8     4.18     8.13     1728
+    bare primary-key lookup (psycopg)              8     1.04     1.93     7232
+    do-nothing /ping                              32     5.07    10.90     6186
+    /recommendations (no experiment)              32    18.43    29.63     1578
+    /recommendations (A/A, exposures on)          32    17.86    26.64     1727
+    bare primary-key lookup (psycopg)             32     3.52     6.36     7666
+    do-nothing /ping                         API CPU    235 us/request
+    /recommendations (no experiment)         API CPU    740 us/request
+    /recommendations (A/A, exposures on)     API CPU    670 us/request
+
+    assignment: 1,000,000 users in 0.88 s
+    A/A split of 100,000 users: [50111, 49889], SRM chi-square p = 0.483
+
+Against the goals: exposure logging adds 2 % to p99 at 8 clients (met); 1M assignments in
+0.88 s (met); p99 at 8 clients 7.95 ms (goal < 5 ms: not met); throughput at 8 clients 36 % of
+/ping (goal >= 60 %: not met). Client, server and database share the 2 cores, and the route
+costs 3.1x /ping in API CPU: the request path itself has to get leaner.
 """
 
 from __future__ import annotations
