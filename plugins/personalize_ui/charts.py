@@ -51,9 +51,9 @@ def metric_history(
         axes.plot(
             xs,
             [b if b is not None else float("nan") for b in baseline],
-            "--",
+            "--x",  # a marker too: a single version's baseline is one point, not a line
             color="#616161",
-            label="popularity",
+            label="popularity baseline",
         )
     axes.set_xticks(list(xs), labels, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel(metric)
