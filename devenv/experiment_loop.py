@@ -16,6 +16,7 @@ from datetime import timedelta
 
 DRAIN_SECONDS = 60
 SIMULATED_DAYS = 14  # for an experiment without an end
+VISITS_PER_DAY = 100  # simulated customers visiting on a day, at most
 
 
 def _exposures_logged(api: str) -> int:
@@ -61,7 +62,7 @@ def forget_previous_run(database_url: str, schema: str, experiment: str) -> None
 
 def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
     """Simulate the first configured experiment's days, report its last day; the printed summary."""
-    from devenv.simulator import Store, assigned_variant, simulate
+    from devenv.simulator import VISIT_SHARE, Store, assigned_variant, simulate
     from personalize_pipeline.experiments.report import report_day
     from personalize_pipeline.experiments.summary import experiment_message
     from personalize_pipeline.notifications import EXPERIMENT_TASK
@@ -73,13 +74,18 @@ def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
     days = -(-(end - experiment.start) // timedelta(days=1))
     weights = [(v.name, v.weight) for v in experiment.variants]
     forget_previous_run(database_url, cfg.cache_schema, name)
+    store = Store.read(database_url)
+    # About 100 visits a day whatever the store's size (the demo size's 10 % of 1,000 customers):
+    # enough for a verdict, and the store size's 180k customers do not make the demo crawl.
+    share = min(VISIT_SHARE, VISITS_PER_DAY / max(len(store.customers), 1))
     with serving_simulated_time(cfg.name, database_url) as api:
         tally = asyncio.run(
             simulate(
                 api,
-                Store.read(database_url),
+                store,
                 experiment.start,
                 days,
+                share=share,
                 expected=lambda customer: assigned_variant(experiment.seed, customer, weights),
             )
         )
