@@ -333,6 +333,9 @@ class MetricConfig(_Strict):
     attributed: bool = False  # count only events carrying a recommendation_id of the experiment
 
 
+PRIMARY_METRIC = "primary"  # the primary metric's name in the report's rows; no guardrail may take it
+
+
 class ExperimentConfig(_Strict):
     """An A/B test of recommendation sources for the user-recommendation surface.
 
@@ -349,6 +352,8 @@ class ExperimentConfig(_Strict):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     minimum_users_per_variant: int = Field(150, ge=1)
     srm_p_value: float = Field(0.001, gt=0, lt=0.5)
+    # More users than this share shown a second variant after their first: the verdict is invalid.
+    max_crossover_share: float = Field(0.01, ge=0, le=1)
 
     @field_validator("start", "end")
     @classmethod
@@ -484,6 +489,11 @@ class PipelineConfig(_Strict):
             metrics = {"primary_metric": experiment.primary_metric} | {
                 f"guardrails.{g}": m for g, m in experiment.guardrails.items()
             }
+            if PRIMARY_METRIC in experiment.guardrails:
+                problems.append(
+                    f"{key}.guardrails.{PRIMARY_METRIC}: the name {PRIMARY_METRIC!r} is the primary metric's "
+                    "in the report's rows; rename the guardrail"
+                )
             for metric_key, metric in metrics.items():
                 if event_types and metric.event_type not in event_types:
                     problems.append(
