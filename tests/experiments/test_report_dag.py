@@ -2,13 +2,16 @@
 The experiment report DAG through dag.test() on crafted exposures and store rows in a real PostgreSQL:
 counts by hand (conversions only after the first exposure and within the window; attributed
 events only with a recommendation the user was shown), interim then final verdicts, a rerun that
-replaces its day, a day with no experiment skipped, a crafted sample-ratio mismatch, and an A/A
-split by the published assignment that finds no difference and no SRM.
+replaces its day, a day with no experiment skipped, a crafted sample-ratio mismatch, users shown
+two variants counted once (in the variant of their first exposure) as crossovers, an A/A split by
+the published assignment that finds no difference and no SRM, and the store in another database
+than the exposures.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,6 +24,8 @@ from devenv.simulator import assigned_variant
 from personalize_pipeline.sql_files import compose
 
 SCHEMA = "experiment_report_tests"
+SPLIT_SCHEMA = "experiment_report_split"  # the exposures of the test whose store is another database
+STORE_DATABASE = "experiment_report_store"
 POPULAR = {"fallback": "popular"}
 PERSONALIZED = {"solution": "user-personalization"}
 AA_SEED = "aa-2027"
@@ -44,6 +49,14 @@ EXPERIMENTS = {
     "crafted": _experiment(
         "2026-11-01T00:00:00Z",
         "2026-11-04T00:00:00Z",
+        POPULAR,
+        PERSONALIZED,
+        100,
+        guardrails={"clicks": {"event_type": "view", "attributed": True}},
+    ),
+    "crossing": _experiment(
+        "2026-11-10T00:00:00Z",
+        "2026-11-11T00:00:00Z",
         POPULAR,
         PERSONALIZED,
         100,
@@ -80,9 +93,22 @@ class Store:
         self.events.append((9_000_000_000 + len(self.events), user, "exp-p1", "view", moment, recommendation))
 
     def write(self, url: str) -> None:
+        self.write_exposures(url, SCHEMA)
+        self.write_store(url)
+
+    def write_exposures(self, url: str, schema: str) -> None:
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
+            conn.execute(compose("experiments/setup.sql", schema=schema))
+            conn.execute(f"TRUNCATE {schema}.experiment_exposures")
+            cur.executemany(
+                f"INSERT INTO {schema}.experiment_exposures "
+                "(experiment, variant, user_id, recommendation_id, source, exposed_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                self.exposures,
+            )
+
+    def write_store(self, url: str) -> None:
         with psycopg.connect(url) as conn:
-            conn.execute(compose("experiments/setup.sql", schema=SCHEMA))
-            conn.execute(f"TRUNCATE {SCHEMA}.experiment_exposures")
             conn.execute("DELETE FROM store.order_items WHERE order_id LIKE 'exp-%'")
             conn.execute("DELETE FROM store.orders WHERE order_id LIKE 'exp-%'")
             conn.execute("DELETE FROM store.events WHERE event_id >= 9000000000")
@@ -97,12 +123,6 @@ class Store:
                     [(c,) for c in sorted(self.customers)],
                 )
                 cur.executemany(
-                    f"INSERT INTO {SCHEMA}.experiment_exposures "
-                    "(experiment, variant, user_id, recommendation_id, source, exposed_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    self.exposures,
-                )
-                cur.executemany(
                     "INSERT INTO store.orders (order_id, customer_id, ordered_at) VALUES (%s, %s, %s)",
                     self.orders,
                 )
@@ -113,7 +133,7 @@ class Store:
                 )
 
 
-def crafted(store: Store) -> None:
+def crafted(store: Store, names: str = "exp") -> None:
     """200 users a variant: 150 first shown on day 1, 50 on day 2, 50 shown again on day 3.
 
     Primary (purchase): control 20 by day 1 and at the end; treatment 40 by day 1, 60 at the end.
@@ -122,27 +142,42 @@ def crafted(store: Store) -> None:
     shown: dict[str, str] = {}
     for variant, prefix in (("control", "c"), ("treatment", "t")):
         for i in range(200):
-            user = f"exp-{prefix}{i:03d}"
+            user = f"{names}-{prefix}{i:03d}"
             shown[user] = store.expose("crafted", variant, user, at(1, 10) if i < 150 else at(2, 10))
             if i < 50:
                 store.expose("crafted", variant, user, at(3, 8))
     for i in range(20):
-        store.buy(f"exp-c{i:03d}", at(1, 12))
-    store.buy("exp-c020", at(1, 9))  # before its first exposure
-    store.buy("exp-c021", at(4, 1))  # after the experiment's end
-    store.buy("exp-c150", at(1, 12))  # before its first exposure, on day 2
+        store.buy(f"{names}-c{i:03d}", at(1, 12))
+    store.buy(f"{names}-c020", at(1, 9))  # before its first exposure
+    store.buy(f"{names}-c021", at(4, 1))  # after the experiment's end
+    store.buy(f"{names}-c150", at(1, 12))  # before its first exposure, on day 2
     for i in range(40):
-        store.buy(f"exp-t{i:03d}", at(1, 12))
+        store.buy(f"{names}-t{i:03d}", at(1, 12))
     for i in range(150, 170):
-        store.buy(f"exp-t{i:03d}", at(2, 12))
+        store.buy(f"{names}-t{i:03d}", at(2, 12))
     for i in range(10):
-        store.view(f"exp-c{i:03d}", at(1, 11), shown[f"exp-c{i:03d}"])
+        store.view(f"{names}-c{i:03d}", at(1, 11), shown[f"{names}-c{i:03d}"])
     for i in range(10, 15):
-        store.view(f"exp-c{i:03d}", at(1, 11), shown["exp-t000"])  # someone else's recommendation
+        store.view(f"{names}-c{i:03d}", at(1, 11), shown[f"{names}-t000"])  # someone else's recommendation
     for i in range(15, 20):
-        store.view(f"exp-c{i:03d}", at(1, 11), None)  # not from a recommendation
+        store.view(f"{names}-c{i:03d}", at(1, 11), None)  # not from a recommendation
     for i in range(30):
-        store.view(f"exp-t{i:03d}", at(1, 11), shown[f"exp-t{i:03d}"])
+        store.view(f"{names}-t{i:03d}", at(1, 11), shown[f"{names}-t{i:03d}"])
+
+
+def crossing(store: Store) -> None:
+    """200 users a variant; 10 control users are shown the treatment 4 hours after the control (a
+    crossover: 2.5 % of the users), then buy, and 5 of them view the treatment's recommendation."""
+    for variant, prefix in (("control", "xc"), ("treatment", "xt")):
+        for i in range(200):
+            store.expose("crossing", variant, f"exp-{prefix}{i:03d}", at(10, 10))
+    for i in range(10):
+        later = store.expose("crossing", "treatment", f"exp-xc{i:03d}", at(10, 14))
+        store.buy(f"exp-xc{i:03d}", at(10, 15))
+        if i < 5:
+            store.view(f"exp-xc{i:03d}", at(10, 15), later)
+    for i in range(40):
+        store.buy(f"exp-xt{i:03d}", at(10, 12))
 
 
 def lopsided(store: Store) -> None:
@@ -172,7 +207,7 @@ def env(database_url, airflow_db, pipelines_dir, tmp_path_factory):
     set_connections(db_url=database_url, aws_endpoint_url=None)
     apply_schema(database_url)
     store = Store()
-    for build in (crafted, lopsided, aa):
+    for build in (crafted, crossing, lopsided, aa):
         build(store)
     store.write(database_url)
     raw = copy.deepcopy(yaml.safe_load(DEFAULT_PATH.read_text()))
@@ -194,10 +229,10 @@ def run(logical_date: datetime):
     return dag_run, str(ti.state), ti.xcom_pull(task_ids="experiment_report")
 
 
-def rows(url: str, experiment: str, day: str) -> dict[tuple[str, str], dict]:
+def rows(url: str, experiment: str, day: str, schema: str = SCHEMA) -> dict[tuple[str, str], dict]:
     with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         cur.execute(
-            f"SELECT * FROM {SCHEMA}.experiment_results WHERE experiment = %s AND day = %s", (experiment, day)
+            f"SELECT * FROM {schema}.experiment_results WHERE experiment = %s AND day = %s", (experiment, day)
         )
         return {(row["metric"], row["variant"]): row for row in cur.fetchall()}
 
@@ -264,6 +299,31 @@ def test_a_crafted_sample_ratio_mismatch_is_invalid(env):
     assert summary["metrics"]["primary"]["srm_p"] < 0.001
 
 
+def test_a_user_shown_two_variants_counts_once_in_the_first_as_a_crossover(env):
+    from personalize_pipeline.experiments.summary import experiment_message
+
+    _, _, (summary,) = run(at(11, 0))
+    found = rows(env, "crossing", "2026-11-10")
+    # All of a crossed-over user's exposures and conversions go to the variant shown first.
+    assert counts(found, "primary") == {"control": (200, 210, 10), "treatment": (200, 200, 40)}
+    assert counts(found, "clicks") == {"control": (200, 210, 5), "treatment": (200, 200, 0)}
+    assert {(m, v): row["crossovers"] for (m, v), row in found.items()} == {
+        ("primary", "control"): 10,
+        ("primary", "treatment"): 0,
+        ("clicks", "control"): 10,
+        ("clicks", "treatment"): 0,
+    }
+    treatment = found[("primary", "treatment")]
+    assert treatment["p_value"] == pytest.approx(proportions_ztest([40, 10], [200, 200])[1])
+    assert treatment["srm_p"] == pytest.approx(1.0)
+    assert summary["crossover_share"] == pytest.approx(0.025)  # 10 of 400 users, above 1 %
+    assert {row["verdict"] for row in found.values()} == {"invalid: crossover"}
+    assert summary["verdict"] == "invalid: crossover"
+    message = experiment_message([summary])
+    assert "(SRM p 1, 2.5% of users crossed over)" in message
+    assert "- control: 200 users (10 crossed over), 10 converted" in message
+
+
 def test_an_a_a_split_finds_no_difference_and_no_mismatch(env):
     _, _, (summary,) = run(datetime(2027, 1, 2, tzinfo=UTC))
     primary = summary["metrics"]["primary"]
@@ -281,3 +341,43 @@ def test_the_schedule_runs_from_the_first_experiment_day_to_the_last(env):
     assert window["catchup"] and window["schedule"] == "0 0 * * *"
     assert window["start_date"] == datetime(2026, 11, 2, tzinfo=UTC)  # reports 2026-11-01
     assert window["end_date"] == datetime(2027, 1, 2, tzinfo=UTC)  # reports 2027-01-01, the last day
+
+
+@pytest.fixture
+def split_databases(env, pipelines_dir, tmp_path_factory):
+    """The crafted experiment again, its exposures in the cache database (``store_db``) and the store's
+    rows only in another database (``connections.source_db: experiment_store``)."""
+    from psycopg.conninfo import make_conninfo
+
+    from devenv.postgres import airflow_connection_json, apply_schema
+    from personalize_pipeline.config import DEFAULT_PATH
+
+    with psycopg.connect(env, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (STORE_DATABASE,)).fetchone():
+            conn.execute(f"CREATE DATABASE {STORE_DATABASE}")
+    store_url = make_conninfo(env, dbname=STORE_DATABASE)
+    apply_schema(store_url)
+    store = Store()
+    crafted(store, names="split")  # users the cache database's store tables know nothing of
+    store.write_exposures(env, SPLIT_SCHEMA)
+    store.write_store(store_url)
+    os.environ["AIRFLOW_CONN_EXPERIMENT_STORE"] = airflow_connection_json(store_url)
+    raw = copy.deepcopy(yaml.safe_load(DEFAULT_PATH.read_text()))
+    raw["connections"] = raw.get("connections", {}) | {
+        "source_db": "experiment_store",
+        "cache_db": "store_db",
+    }
+    raw.update(cache_schema=SPLIT_SCHEMA, experiments={"crafted": EXPERIMENTS["crafted"]})
+    try:
+        with pipelines_dir({"personalize": raw}, tmp_path_factory.mktemp("split-pipelines")):
+            yield env
+    finally:
+        del os.environ["AIRFLOW_CONN_EXPERIMENT_STORE"]
+
+
+def test_the_store_may_live_in_another_database_than_the_exposures(split_databases):
+    _, _, (summary,) = run(at(4, 0))
+    found = rows(split_databases, "crafted", "2026-11-03", schema=SPLIT_SCHEMA)
+    assert counts(found, "primary") == {"control": (200, 250, 20), "treatment": (200, 250, 60)}
+    assert counts(found, "clicks") == {"control": (200, 250, 10), "treatment": (200, 250, 30)}
+    assert summary["verdict"] == "winner: treatment"

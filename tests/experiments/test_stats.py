@@ -12,11 +12,13 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
 
 from personalize_pipeline.experiments.stats import (
+    INVALID_CROSSOVER,
     INVALID_SRM,
     KEEP_RUNNING,
     NO_DIFFERENCE,
     Rules,
     analyse,
+    crossover_share,
     holm,
     srm_p,
 )
@@ -24,10 +26,12 @@ from personalize_pipeline.experiments.stats import (
 FINAL = Rules(alpha=0.05, minimum_users=150, srm_p_value=0.001, horizon_reached=True)
 
 
-def counts(*rows: tuple[str, float, int, int]) -> pd.DataFrame:
-    """(variant, weight, users, conversions) per variant; exposures are twice the users."""
+def counts(*rows: tuple[str, float, int, int], crossovers: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """(variant, weight, users, conversions) per variant; exposures are twice the users; no
+    crossovers unless given (one number per variant)."""
     frame = pd.DataFrame(rows, columns=["variant", "weight", "users", "conversions"])
     frame["exposures"] = frame["users"] * 2
+    frame["crossovers"] = list(crossovers) if crossovers else 0
     return frame
 
 
@@ -150,3 +154,25 @@ def test_a_a_experiments_find_a_winner_about_alpha_of_the_time_and_rarely_an_srm
     winners = sum(v.startswith("winner") for v in verdicts) / len(verdicts)
     assert 0.02 < winners < 0.09
     assert verdicts.count(INVALID_SRM) <= 2
+
+
+def test_crossovers_invalidate_above_the_share_and_leave_the_numbers_alone():
+    """Crossed-over users stay in the variant of their first exposure: the statistics are those of
+    the counts as given (the library's), only the verdict turns on the share of them."""
+    clear = counts(("control", 1, 500, 50), ("b", 1, 500, 100))
+    at_limit = counts(("control", 1, 500, 50), ("b", 1, 500, 100), crossovers=(6, 4))  # 10 of 1000
+    above = counts(("control", 1, 500, 50), ("b", 1, 500, 100), crossovers=(6, 5))  # 11 of 1000
+    assert crossover_share(at_limit) == pytest.approx(0.01)
+    assert analyse(at_limit, FINAL)[2] == "winner: b"
+    results, srm, decided = analyse(above, FINAL)
+    assert decided == INVALID_CROSSOVER
+    assert analyse(above, Rules(0.05, 150, 0.001, True, max_crossover_share=0.02))[2] == "winner: b"
+    # Before the horizon too, like a sample-ratio mismatch; which comes first when both are broken.
+    assert analyse(above, Rules(0.05, 150, 0.001, horizon_reached=False))[2] == INVALID_CROSSOVER
+    lopsided = counts(("control", 1, 1000, 100), ("b", 1, 850, 300), crossovers=(100, 100))
+    assert analyse(lopsided, FINAL)[2] == INVALID_SRM
+    _, p = proportions_ztest([100, 50], [500, 500])
+    assert results.p_value.iloc[1] == pytest.approx(p)
+    assert results.drop(columns="crossovers").equals(analyse(clear, FINAL)[0].drop(columns="crossovers"))
+    assert srm == pytest.approx(chisquare([500, 500]).pvalue)
+    assert math.isnan(crossover_share(counts(("control", 1, 0, 0), ("b", 1, 0, 0))))

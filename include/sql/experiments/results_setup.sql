@@ -8,9 +8,10 @@ CREATE TABLE IF NOT EXISTS {schema}.experiment_results (
     day           date             NOT NULL,
     metric        text             NOT NULL,  -- 'primary' or a guardrail's name
     variant       text             NOT NULL,
-    users         bigint           NOT NULL,  -- users exposed
+    users         bigint           NOT NULL,  -- users whose first exposure was to this variant
     exposures     bigint           NOT NULL,
     conversions   bigint           NOT NULL,  -- exposed users with the metric's event after their first exposure
+    crossovers    bigint           NOT NULL DEFAULT 0,  -- of the users, those also shown another variant later
     rate          double precision,           -- conversions / users
     ci_low        double precision,           -- Wilson interval of the rate
     ci_high       double precision,
@@ -25,4 +26,7 @@ CREATE TABLE IF NOT EXISTS {schema}.experiment_results (
     run_id        text,
     computed_at   timestamptz      NOT NULL DEFAULT now(),
     PRIMARY KEY (experiment, day, metric, variant)
-)
+);
+
+-- Tables made before crossovers were counted.
+ALTER TABLE {schema}.experiment_results ADD COLUMN IF NOT EXISTS crossovers bigint NOT NULL DEFAULT 0

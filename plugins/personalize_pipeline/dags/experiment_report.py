@@ -5,8 +5,11 @@ Daily, for every experiment in the pipeline's file that ran on the day: per vari
 (the primary metric, then each guardrail) the users exposed, their exposures, the users who
 converted after their first exposure, the rate with its Wilson interval, the lift against the
 control with its interval, the two-proportion z test with Holm's correction across variants, the
-sample-ratio-mismatch test, and the verdict (`keep running`, `winner: X`, `no detectable
-difference`, `invalid: SRM`; rules in the README's "Experiments" section).
+sample-ratio-mismatch test, the users shown a second variant after their first (crossovers; each
+user counts in the variant of their first exposure), and the verdict (`keep running`, `winner: X`,
+`no detectable difference`, `invalid: SRM`, `invalid: crossover`; rules in the README's
+"Experiments" section). The exposures are read from `connections.cache_db`, the store's events
+and orders from `connections.source_db`, which may be another database.
 
 A run reports on the UTC day that ended at its logical date (the midnight run reports the day
 before), cumulatively from the experiment's start; the rows go to `{cache_schema}.experiment_results`

@@ -4,23 +4,32 @@ counts (include/sql/experiments/variant_counts.sql), the statistics and verdict 
 ``{cache_schema}.experiment_results``. Cumulative: a day's rows cover the experiment's start to the
 day's end (or the experiment's end, if sooner); a rerun of the day replaces them.
 
-Reads the exposures and the store's events through ``connections.cache_db``: both live in that database.
+The exposures live in ``connections.cache_db``, the store's events and orders in
+``connections.source_db``. Each experiment's exposed users (each in the variant of their first
+exposure) are loaded into temporary tables on the store's connection, streamed by COPY when the
+two are different connections, so the counts join them with the store wherever it lives.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
 
-from personalize_pipeline.config import ExperimentConfig, MetricConfig, PipelineConfig
+from personalize_pipeline.config import PRIMARY_METRIC, ExperimentConfig, MetricConfig, PipelineConfig
 from personalize_pipeline.db import connect
-from personalize_pipeline.experiments.stats import RESULT_COLUMNS, Rules, analyse
+from personalize_pipeline.experiments.stats import (
+    COUNT_COLUMNS,
+    RESULT_COLUMNS,
+    Rules,
+    analyse,
+    crossover_share,
+)
 from personalize_pipeline.sql_files import compose
 
-PRIMARY = "primary"
 DAY = timedelta(days=1)
 
 
@@ -54,12 +63,13 @@ def rules_on(experiment: ExperimentConfig, day: date) -> tuple[datetime, Rules]:
         minimum_users=experiment.minimum_users_per_variant,
         srm_p_value=experiment.srm_p_value,
         horizon_reached=experiment.end is not None and day_end >= experiment.end,
+        max_crossover_share=experiment.max_crossover_share,
     )
     return until, rules
 
 
 def metrics(experiment: ExperimentConfig) -> dict[str, MetricConfig]:
-    return {PRIMARY: experiment.primary_metric, **experiment.guardrails}
+    return {PRIMARY_METRIC: experiment.primary_metric, **experiment.guardrails}
 
 
 def run_report(cfg: PipelineConfig, day: date, *, dag_id: str | None, run_id: str | None) -> list[dict]:
@@ -68,12 +78,14 @@ def run_report(cfg: PipelineConfig, day: date, *, dag_id: str | None, run_id: st
     if not experiments:
         return []
     schema = cfg.cache_schema
-    with connect(cfg.connections.cache_db) as conn:
+    with connect(cfg.connections.cache_db) as conn, _store_connection(cfg, conn) as store:
         conn.execute(compose("experiments/setup.sql", schema=schema))
         conn.execute(compose("experiments/results_setup.sql", schema=schema))
         summaries = []
         for name, experiment in experiments.items():
-            summary, rows = analyse_experiment(conn, schema, name, experiment, day)
+            until = rules_on(experiment, day)[0]
+            load_exposed(conn, store, schema, name, experiment, until)
+            summary, rows = analyse_experiment(store, name, experiment, day)
             conn.execute(
                 compose("experiments/delete_day.sql", schema=schema), {"experiment": name, "day": day}
             )
@@ -86,8 +98,41 @@ def run_report(cfg: PipelineConfig, day: date, *, dag_id: str | None, run_id: st
     return summaries
 
 
-def analyse_experiment(conn, schema: str, name: str, experiment: ExperimentConfig, day: date):
-    """The experiment's summary for the day and its result rows, one per metric and variant."""
+def _store_connection(cfg: PipelineConfig, cache):
+    """The store's connection: the cache's own when both are the same connection id."""
+    source = cfg.connections.source_db
+    return nullcontext(cache) if source == cfg.connections.cache_db else connect(source)
+
+
+def load_exposed(cache, store, schema: str, name: str, experiment: ExperimentConfig, until: datetime) -> None:
+    """Fill the store connection's ``experiment_exposed`` (and, for an attributed metric,
+    ``experiment_shown``) from the cache's exposures of [start, until)."""
+    params = {"experiment": name, "start": experiment.start, "until": until}
+    store.execute(compose("experiments/exposed_setup.sql"))
+    tables = {"experiment_exposed": "experiments/exposed_users.sql"}
+    if any(metric.attributed for metric in metrics(experiment).values()):
+        tables["experiment_shown"] = "experiments/shown.sql"
+    for table, query_file in tables.items():
+        query = compose(query_file, schema=schema)
+        if store is cache:
+            store.execute(compose("experiments/fill.sql", table=table, query=query), params)
+            continue
+        copy_out = compose("experiments/copy_out.sql", query=query).as_string(cache)
+        copy_in = compose("experiments/copy_in.sql", table=table)
+        with (
+            cache.cursor() as out_cur,
+            store.cursor() as in_cur,
+            out_cur.copy(copy_out, params) as out,
+            in_cur.copy(copy_in) as into,
+        ):
+            for chunk in out:
+                into.write(chunk)
+    store.execute(compose("experiments/exposed_analyze.sql"))
+
+
+def analyse_experiment(store, name: str, experiment: ExperimentConfig, day: date):
+    """The experiment's summary for the day and its result rows, one per metric and variant, from the
+    exposed users ``load_exposed`` left on the store's connection."""
     until, rules = rules_on(experiment, day)
     summary: dict[str, Any] = {
         "experiment": name,
@@ -97,7 +142,7 @@ def analyse_experiment(conn, schema: str, name: str, experiment: ExperimentConfi
     }
     rows = []
     for metric_name, metric in metrics(experiment).items():
-        counts = variant_counts(conn, schema, name, experiment, metric, until)
+        counts = variant_counts(store, experiment, metric, until)
         results, srm, verdict = analyse(counts, rules)
         variants = [_plain(record) for record in results.to_dict("records")]
         summary["metrics"][metric_name] = {
@@ -107,30 +152,29 @@ def analyse_experiment(conn, schema: str, name: str, experiment: ExperimentConfi
         }
         common = {"experiment": name, "day": day, "metric": metric_name, "srm_p": _plain_number(srm)}
         rows += [common | variant | {"verdict": verdict} for variant in variants]
-    summary["verdict"] = summary["metrics"][PRIMARY]["verdict"]
+    summary["verdict"] = summary["metrics"][PRIMARY_METRIC]["verdict"]
+    summary["crossover_share"] = _plain_number(crossover_share(counts))  # users, so any metric's counts
     return summary, rows
 
 
 def variant_counts(
-    conn, schema: str, name: str, experiment: ExperimentConfig, metric: MetricConfig, until: datetime
+    store, experiment: ExperimentConfig, metric: MetricConfig, until: datetime
 ) -> pd.DataFrame:
-    """Users, exposures and conversions per configured variant (zeros for one nobody was shown)."""
+    """Users, exposures, conversions and crossovers per configured variant (zeros for one nobody was
+    first shown; users first shown a variant no longer configured are left out)."""
     params = {
-        "experiment": name,
         "start": experiment.start,
         "until": until,
         "event_type": metric.event_type,
         "attributed": metric.attributed,
     }
     found = {
-        variant: (users, exposures, conversions)
-        for variant, users, exposures, conversions in conn.execute(
-            compose("experiments/variant_counts.sql", schema=schema), params
-        )
+        variant: counts
+        for variant, *counts in store.execute(compose("experiments/variant_counts.sql"), params)
     }
     return pd.DataFrame(
-        [(v.name, v.weight, *found.get(v.name, (0, 0, 0))) for v in experiment.variants],
-        columns=["variant", "weight", "users", "exposures", "conversions"],
+        [(v.name, v.weight, *found.get(v.name, (0, 0, 0, 0))) for v in experiment.variants],
+        columns=COUNT_COLUMNS,
     )
 
 
@@ -140,7 +184,7 @@ def _plain_number(value: Any) -> float | None:
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    counts = {key: int(record[key]) for key in ("users", "exposures", "conversions")}
+    counts = {key: int(record[key]) for key in ("users", "exposures", "conversions", "crossovers")}
     return {"variant": record["variant"], **counts} | {
         key: _plain_number(record[key]) for key in RESULT_COLUMNS
     }

@@ -4,7 +4,8 @@ The statistics of one metric of an experiment, from per-variant counts (statsmod
 Per variant: the per-user conversion ``rate`` with a Wilson interval; for each challenger the
 relative ``lift`` against the control (rate / control rate - 1) with the interval of the ratio,
 and a two-sided two-proportion z test whose p-values are Holm-corrected across the challengers.
-Per experiment: a chi-square sample-ratio-mismatch test of users per variant against the weights.
+Per experiment: a chi-square sample-ratio-mismatch test of users per variant against the weights,
+and the share of users who crossed over (were shown a second variant after their first).
 Intervals are at level 1 - alpha, uncorrected; the verdict uses the corrected p-values.
 """
 
@@ -19,9 +20,10 @@ import pandas as pd
 KEEP_RUNNING = "keep running"
 NO_DIFFERENCE = "no detectable difference"
 INVALID_SRM = "invalid: SRM"
+INVALID_CROSSOVER = "invalid: crossover"
 WINNER = "winner: {variant}"
 
-COUNT_COLUMNS = ["variant", "weight", "users", "exposures", "conversions"]
+COUNT_COLUMNS = ["variant", "weight", "users", "exposures", "conversions", "crossovers"]
 RESULT_COLUMNS = [
     "rate",
     "ci_low",
@@ -42,6 +44,7 @@ class Rules:
     minimum_users: int
     srm_p_value: float
     horizon_reached: bool
+    max_crossover_share: float = 0.01
 
 
 def srm_p(users: pd.Series, weights: pd.Series) -> float:
@@ -53,6 +56,12 @@ def srm_p(users: pd.Series, weights: pd.Series) -> float:
         return math.nan
     expected = total * weights / weights.sum()
     return float(chisquare(users.to_numpy(float), expected.to_numpy(float)).pvalue)
+
+
+def crossover_share(counts: pd.DataFrame) -> float:
+    """The share of the users who were also shown another variant after their first (NaN without users)."""
+    users = counts["users"].sum()
+    return float(counts["crossovers"].sum() / users) if users else math.nan
 
 
 def _rate_intervals(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -115,9 +124,12 @@ def analyse(counts: pd.DataFrame, rules: Rules) -> tuple[pd.DataFrame, float, st
 
 
 def verdict(results: pd.DataFrame, srm: float, rules: Rules) -> str:
-    """The rules of the README's "Experiments" section, in order: SRM, sample, horizon, significance."""
+    """The rules of the README's "Experiments" section, in order: SRM, crossovers, sample, horizon,
+    significance."""
     if srm < rules.srm_p_value:  # False for NaN: no users, nothing to mismatch
         return INVALID_SRM
+    if crossover_share(results) > rules.max_crossover_share:  # False for NaN too
+        return INVALID_CROSSOVER
     if not rules.horizon_reached or (results["users"] < rules.minimum_users).any():
         return KEEP_RUNNING
     control, challengers = results.iloc[0], results.iloc[1:]

@@ -12,8 +12,9 @@ def _p(value: float) -> str:
 
 
 def variant_line(variant: dict) -> str:
+    crossed = f" ({variant['crossovers']} crossed over)" if variant.get("crossovers") else ""
     line = (
-        f"{variant['variant']}: {variant['users']} users, {variant['conversions']} converted, "
+        f"{variant['variant']}: {variant['users']} users{crossed}, {variant['conversions']} converted, "
         f"{_percent(variant['rate'])} [{_percent(variant['ci_low'])}, {_percent(variant['ci_high'])}]"
     )
     if variant["p_value"] is not None:
@@ -34,9 +35,11 @@ def experiment_message(summaries: list[dict]) -> str:
         primary = summary["metrics"]["primary"]
         srm = "n/a" if primary["srm_p"] is None else f"{primary['srm_p']:.3g}"
         stage = "final" if summary["horizon_reached"] else "interim"
+        crossovers = summary.get("crossover_share")  # absent from summaries made before it was counted
+        crossed = f", {_percent(crossovers)} of users crossed over" if crossovers else ""
         lines.append(
             f"Experiment {summary['experiment']} to {summary['day']} ({stage}): {summary['verdict']} "
-            f"(SRM p {srm})"
+            f"(SRM p {srm}{crossed})"
         )
         lines += [f"- {variant_line(v)}" for v in primary["variants"]]
         lines += [

@@ -1,0 +1,12 @@
+-- Each user the experiment exposed in [start, until), attributed to the variant of their FIRST
+-- exposure (ties by the order written): all their exposures, and whether they were also shown
+-- another variant later (a crossover: weights changed mid-experiment, or a front end computed
+-- another variant). Read from the cache database, loaded into the report's experiment_exposed.
+SELECT user_id,
+       (array_agg(variant ORDER BY exposed_at, exposure_id))[1] AS variant,
+       min(exposed_at) AS first_exposed,
+       count(*) AS exposures,
+       count(DISTINCT variant) > 1 AS crossed
+FROM {schema}.experiment_exposures
+WHERE experiment = %(experiment)s AND exposed_at >= %(start)s AND exposed_at < %(until)s
+GROUP BY user_id
