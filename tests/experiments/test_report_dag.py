@@ -324,6 +324,25 @@ def test_a_user_shown_two_variants_counts_once_in_the_first_as_a_crossover(env):
     assert "- control: 200 users (10 crossed over), 10 converted" in message
 
 
+def test_a_results_table_from_before_crossovers_gets_the_column(env):
+    with psycopg.connect(env) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS experiment_results_old CASCADE")
+        conn.execute("CREATE SCHEMA experiment_results_old")
+        conn.execute(
+            "CREATE TABLE experiment_results_old.experiment_results (experiment text, day date, "
+            "metric text, variant text, users bigint, PRIMARY KEY (experiment, day, metric, variant))"
+        )
+        conn.execute(
+            "INSERT INTO experiment_results_old.experiment_results VALUES ('e', '2026-11-01', 'm', 'v', 3)"
+        )
+        conn.execute(compose("experiments/results_setup.sql", schema="experiment_results_old"))
+        found = conn.execute(
+            "SELECT users, crossovers FROM experiment_results_old.experiment_results"
+        ).fetchall()
+        conn.execute("DROP SCHEMA experiment_results_old CASCADE")
+    assert found == [(3, 0)]
+
+
 def test_an_a_a_split_finds_no_difference_and_no_mismatch(env):
     _, _, (summary,) = run(datetime(2027, 1, 2, tzinfo=UTC))
     primary = summary["metrics"]["primary"]

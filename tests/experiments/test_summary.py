@@ -81,3 +81,21 @@ def test_tiny_p_values_read_as_a_bound():
     summary["metrics"]["primary"]["variants"][1].update(p_value=2e-7, p_adjusted=4e-7)
     lines = run_details({"ti": _TaskInstance({EXPERIMENT_TASK: [summary]})}, "success", solutions=())
     assert "\n".join(lines).splitlines()[2].endswith("p < 0.0001 (Holm < 0.0001)")
+
+
+def test_crossovers_show_only_when_some_user_crossed_over():
+    import copy
+
+    summary = copy.deepcopy(SUMMARY)
+    summary["crossover_share"] = 0.0204
+    summary["verdict"] = "invalid: crossover"
+    summary["metrics"]["primary"]["variants"][0]["crossovers"] = 20
+    summary["metrics"]["primary"]["variants"][1]["crossovers"] = 0
+    lines = run_details({"ti": _TaskInstance({EXPERIMENT_TASK: [summary]})}, "success", solutions=())
+    assert "\n".join(lines).splitlines()[:3] == [
+        "Experiment homepage-recs to 2026-11-14 (final): invalid: crossover (SRM p 0.432, 2.0% of users "
+        "crossed over)",
+        "- popular: 480 users (20 crossed over), 48 converted, 10.0% [7.6%, 13.0%]",
+        "- personalized: 500 users, 80 converted, 16.0% [13.0%, 19.5%]; lift +60.0% [+14.0%, +124.6%], "
+        "p 0.0051 (Holm 0.0051)",
+    ]
