@@ -28,6 +28,7 @@ def pipeline(pipeline_env, tmp_path_factory, pipelines_dir):
     raw.update(dataset_group="manual-runs", start_date="2025-10-01")
     raw["s3"] = {"bucket": pipeline_env["bucket"], "prefix": PREFIX}
     raw["retries"] = {"count": 1, "delay_seconds": 1, "max_delay_minutes": 1}
+    raw["schedules"]["export"] = "0 0 1 10 *"  # yearly: one partition holds enough for a retraining plan
     with pipelines_dir({"personalize": raw}, tmp_path_factory.mktemp("manual-runs")):
         yield raw
 
@@ -53,6 +54,21 @@ def test_an_export_triggered_without_a_logical_date_exports_the_last_ended_inter
     run = _dag("personalize_export").test(logical_date=None, run_after=TRIGGERED_AT)
     assert run.data_interval_start is None  # what `airflow dags trigger` without --logical-date makes
     assert str(run.state) == "success", {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    # @monthly: the interval ended by 2026-10-14 is September's.
-    assert _keys(aws_clients, pipeline_env["bucket"], "datasets/interactions") == ["2026-09-01T0000.csv"]
+    # The yearly interval ended by 2026-10-14: 2025-10-01 .. 2026-10-01.
+    assert _keys(aws_clients, pipeline_env["bucket"], "datasets/interactions") == ["2025-10-01T0000.csv"]
+    assert "has no data interval (triggered without a logical date)" in caplog.text
+
+
+def test_a_retraining_triggered_without_a_logical_date_plans_up_to_the_last_ended_interval(
+    pipeline, aws_clients, caplog
+):
+    """After the export above: the monthly retraining's interval ended by 2026-10-14 ends on
+    2026-10-01, by which the yearly partition has ended; a dry run shows the plan and stops."""
+    dag = _dag("personalize_retrain_full")
+    run = dag.test(logical_date=None, run_after=TRIGGERED_AT, run_conf={"dry_run": True, "poll_seconds": 1})
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "success" and states["plan"] == "success", states
+    assert states["user-personalization.train"] == "skipped"
+    planned = run.get_task_instance("plan").xcom_pull(task_ids="plan")
+    assert planned["partitions"] == ["2025-10-01T0000"], planned
     assert "has no data interval (triggered without a logical date)" in caplog.text
