@@ -67,7 +67,7 @@ def test_triggerer_killed_while_tasks_are_deferred(pipeline_env, tmp_path, outco
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text((Path(__file__).parent / "triggerer_dag.py").read_text())
     cluster = AirflowCluster(tmp_path / "airflow", dags, pipeline_env["database_url"], endpoint.url)
-    struck, runners_left = [], []
+    struck, runners_left, state, tries, endpoint_jobs = [], [], "not finished", [], {}
     try:
         started = time.monotonic()
         cluster.start()
@@ -80,6 +80,8 @@ def test_triggerer_killed_while_tasks_are_deferred(pipeline_env, tmp_path, outco
             cluster.start_component("triggerer")
             _, alive = psutil.wait_procs(runners, timeout=30)  # the dead triggerer's trigger runner
             runners_left += [" ".join(p.cmdline()) for p in alive]
+            for process in alive:  # named by the assertion below; not left behind
+                process.kill()
         state = cluster.wait_for_run(DAG_ID, timeout=300)
         tries = cluster.query(
             "SELECT task_id, try_number, state FROM task_instance WHERE dag_id = %s", DAG_ID
@@ -88,10 +90,10 @@ def test_triggerer_killed_while_tasks_are_deferred(pipeline_env, tmp_path, outco
         cluster.stop()
         endpoint_jobs = _paid_jobs(endpoint)
         endpoint.stop()
-    outcome(
-        f"run {state}; triggerer killed during {', '.join(struck)}; paid jobs {endpoint_jobs}; "
-        f"tries {sorted((t, n) for t, n, _ in tries if n > 1) or 'one each'}"
-    )
+        outcome(
+            f"run {state}; triggerer killed during {', '.join(struck) or 'nothing'}; paid jobs "
+            f"{endpoint_jobs}; tries {sorted((t, n) for t, n, _ in tries if n > 1) or 'one each'}"
+        )
     assert state == "success", (tries, cluster.log_tail("triggerer"), cluster.log_tail("scheduler"))
     assert endpoint_jobs == {step: ["ACTIVE"] for step in STEPS}
     assert not runners_left, runners_left
