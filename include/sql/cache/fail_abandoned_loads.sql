@@ -7,5 +7,5 @@ UPDATE {schema}.cache_loads
        failure_reason = 'abandoned: its session ended while loading; marked by the next load'
  WHERE cache_name = %(cache_name)s
    AND status = 'loading'
-
+   AND pg_try_advisory_xact_lock(hashtext(%(lock_space)s), load_id::int)
 RETURNING load_id
