@@ -78,10 +78,15 @@ def load_snapshot(
     record["metrics"] = Jsonb(record["metrics"]) if record["metrics"] is not None else None
     with connect(db_conn_id, autocommit=True) as conn:
         conn.execute(compose("cache/setup.sql", schema=schema))
-        load_id = conn.execute(
-            compose("cache/start_load.sql", schema=schema),
-            {"cache_name": cache_name, "source_uri": source_uri, "kind": kind, **record},
-        ).fetchone()[0]
+        _fail_abandoned_loads(conn, schema, cache_name)
+        with conn.transaction():
+            load_id = conn.execute(
+                compose("cache/start_load.sql", schema=schema),
+                {"cache_name": cache_name, "source_uri": source_uri, "kind": kind, **record},
+            ).fetchone()[0]
+            conn.execute(
+                compose("cache/hold_load.sql"), {"lock_space": _lock_space(schema), "load_id": load_id}
+            )
         snapshot = f"{cache_name}__load_{load_id}"
         table = (schema, snapshot)
         try:
@@ -115,8 +120,11 @@ def load_snapshot(
                         "error_count": errors,
                     },
                 )
-        except BaseException:
-            conn.execute(compose("cache/mark_failed.sql", schema=schema), {"load_id": load_id})
+        except BaseException as error:
+            conn.execute(
+                compose("cache/mark_failed.sql", schema=schema),
+                {"load_id": load_id, "reason": f"{type(error).__name__}: {error}"[:500]},
+            )
             raise
         _drop_old_snapshots(conn, schema, cache_name, keep_snapshots)
     log.info(
@@ -130,6 +138,24 @@ def load_snapshot(
         errors,
     )
     return LoadResult(load_id=load_id, snapshot_table=snapshot, rows=rows, keys=keys, errors=errors)
+
+
+def _lock_space(schema: str) -> str:
+    """Load ids count per cache schema, so each schema's loads lock in a space of their own."""
+    return f"{schema}.cache_loads"
+
+
+def _fail_abandoned_loads(conn, schema: str, cache_name: str) -> None:
+    """A load whose session died (worker killed, server restarted) could not record its failure:
+    its row would say 'loading' for ever. The next load of the cache marks it failed."""
+    abandoned = conn.execute(
+        compose("cache/fail_abandoned_loads.sql", schema=schema),
+        {"cache_name": cache_name, "lock_space": _lock_space(schema)},
+    ).fetchall()
+    for (load_id,) in abandoned:
+        log.warning(
+            "Cache %s.%s: load %d was abandoned while loading; marked failed", schema, cache_name, load_id
+        )
 
 
 def _drop_old_snapshots(conn, schema: str, cache_name: str, keep: int) -> None:

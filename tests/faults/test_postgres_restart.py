@@ -113,10 +113,20 @@ def test_postgres_restarted_during_a_cache_load(pipeline, endpoint, outcome, no_
             f"SELECT status, count(*) FROM {SCHEMA}.cache_loads WHERE cache_name = %s GROUP BY 1 ORDER BY 1",
             [CACHE],
         ).fetchall()
+        interrupted = conn.execute(
+            f"SELECT status, failure_reason FROM {SCHEMA}.cache_loads "
+            "WHERE cache_name = %s AND load_id < %s ORDER BY load_id DESC LIMIT 1",
+            [CACHE, result.load_id],
+        ).fetchone()
     outcome(
         f"load failed with {type(load.error).__name__}; after restart the view served {after_restart} rows "
-        f"(old); retry loaded {result.rows}; readers saw {sorted(set(views))}; loads {statuses}"
+        f"(old); retry loaded {result.rows}; readers saw {sorted(set(views))}; loads {statuses}; "
+        f"interrupted load: {interrupted[0]} ({interrupted[1]})"
     )
     assert after_restart == 2_000 * 2  # the old snapshot, whole
     assert served == result.rows == 2_000 * 3
     assert set(views) <= {2_000 * 2, 2_000 * 3} and views  # old or new, never a part
+    # The killed load could not record its end; the retry marked it failed (then dropped its
+    # snapshot, as of any failed load), so no row says 'loading'.
+    assert interrupted[0] in {"failed", "dropped"} and "abandoned" in interrupted[1], interrupted
+    assert "loading" not in dict(statuses), statuses

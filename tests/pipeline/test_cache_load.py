@@ -188,3 +188,33 @@ def test_readers_see_one_whole_snapshot_while_loads_swap_and_fail(put, pipeline_
     assert {"g1", "g3"} <= served and not served & {"g2", "g4"}, served
     # Failed loads never went live; the next good load drops their bookkeeping with the old snapshots.
     assert _statuses(url, cache) == ["previous", "previous", "dropped", "live", "failed"]
+
+
+def test_a_load_left_loading_by_a_dead_session_is_failed_by_the_next_but_a_running_one_is_not(
+    put, pipeline_env
+):
+    from personalize_pipeline.sql_files import read_sql
+
+    url, cache = pipeline_env["database_url"], f"recs_{uuid.uuid4().hex[:6]}"
+    _load(put("one", {"in.json.out": [_line("u1", ["a"])]}), cache)
+    other = psycopg.connect(url, autocommit=True)  # another worker's load of the same cache, running
+    with other.transaction():
+        load_id = other.execute(
+            f"INSERT INTO {SCHEMA}.cache_loads (cache_name, snapshot_table, status) "
+            "VALUES (%s, '', 'loading') RETURNING load_id",
+            (cache,),
+        ).fetchone()[0]
+        other.execute(
+            read_sql("cache/hold_load.sql"), {"lock_space": f"{SCHEMA}.cache_loads", "load_id": load_id}
+        )
+    _load(put("two", {"in.json.out": [_line("u1", ["b"])]}), cache)
+    assert _statuses(url, cache) == ["previous", "loading", "live"]
+
+    other.close()  # its session ends without recording how the load went
+    _load(put("three", {"in.json.out": [_line("u1", ["c"])]}), cache)
+    assert _statuses(url, cache) == ["previous", "dropped", "previous", "live"]
+    with psycopg.connect(url) as conn:
+        reason = conn.execute(
+            f"SELECT failure_reason FROM {SCHEMA}.cache_loads WHERE load_id = %s", (load_id,)
+        ).fetchone()[0]
+    assert reason.startswith("abandoned")

@@ -33,6 +33,7 @@ ALTER TABLE {schema}.cache_loads
     ADD COLUMN IF NOT EXISTS data_interval_start timestamptz,
     ADD COLUMN IF NOT EXISTS data_interval_end   timestamptz,
     ADD COLUMN IF NOT EXISTS metrics             jsonb,
-    ADD COLUMN IF NOT EXISTS input_count         bigint;
+    ADD COLUMN IF NOT EXISTS input_count         bigint,
+    ADD COLUMN IF NOT EXISTS failure_reason      text;
 
 CREATE INDEX IF NOT EXISTS cache_loads_by_cache ON {schema}.cache_loads (cache_name, load_id DESC);

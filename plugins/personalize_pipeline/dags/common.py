@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 import pendulum
@@ -10,6 +12,8 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from personalize_pipeline.config import PipelineConfig
 from personalize_pipeline.notifications import run_notifiers
+
+log = logging.getLogger(__name__)
 
 
 def dag_args(
@@ -73,3 +77,26 @@ def dataset_asset(cfg: PipelineConfig, slug: str) -> Asset:
             "location": dataset_folder(cfg.s3, slug),
         },
     )
+
+
+def run_interval() -> tuple[datetime, datetime]:
+    """The running task's data interval. In Airflow 3 a run triggered without a logical date has
+    none; it gets the one Airflow gives a manual run with a logical date: the schedule's latest
+    interval that has ended by the run's trigger time (``run_after``)."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None:
+        return start, end
+    run_after = context["dag_run"].run_after
+    interval = context["dag"].timetable.infer_manual_data_interval(run_after=run_after)
+    log.warning(
+        "Run %s has no data interval (triggered without a logical date): using %s .. %s, the schedule's "
+        "latest interval ended by its trigger time %s. Pass --logical-date for another interval.",
+        context["dag_run"].run_id,
+        interval.start,
+        interval.end,
+        run_after,
+    )
+    return interval.start, interval.end

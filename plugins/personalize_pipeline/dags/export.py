@@ -23,15 +23,13 @@ import logging
 from airflow.sdk import DAG, task
 
 from personalize_pipeline.config import PipelineConfig
-from personalize_pipeline.dags.common import dag_args, dataset_asset
+from personalize_pipeline.dags.common import dag_args, dataset_asset, run_interval
 
 log = logging.getLogger(__name__)
 
 
 @task
-def export(
-    pipeline: str, slug: str, data_interval_start=None, data_interval_end=None, outlet_events=None
-) -> dict:
+def export(pipeline: str, slug: str, outlet_events=None) -> dict:
     """Stream one dataset for this interval to its CSV in S3; fail, naming the rows, if it is invalid."""
     import pendulum
     from airflow.sdk.exceptions import AirflowFailException
@@ -41,6 +39,7 @@ def export(
     from personalize_pipeline.s3_paths import dataset_file, partition_label, report_file
     from personalize_pipeline.validation import DatasetValidationError
 
+    data_interval_start, data_interval_end = run_interval()
     cfg = load_pipeline(pipeline)
     spec = next(s for s in cfg.dataset_specs() if s.slug == slug)
     label = partition_label(data_interval_start)

@@ -11,10 +11,13 @@ from typing import Any
 
 from airflow.sdk import task
 
+from personalize_pipeline.dags.common import run_interval
+
 log = logging.getLogger(__name__)
 
 
-def _lineage(dag_run, data_interval_start, data_interval_end) -> dict[str, Any]:
+def _lineage(dag_run) -> dict[str, Any]:
+    data_interval_start, data_interval_end = run_interval()
     return {
         "dag_id": dag_run.dag_id,
         "run_id": dag_run.run_id,
@@ -24,7 +27,7 @@ def _lineage(dag_run, data_interval_start, data_interval_end) -> dict[str, Any]:
 
 
 @task
-def plan(pipeline: str, import_mode: str, params: dict, data_interval_end=None) -> dict:
+def plan(pipeline: str, import_mode: str, params: dict) -> dict:
     """Decide what to import; fail, naming each export, if any is missing or failed validation."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk.exceptions import AirflowFailException
@@ -49,7 +52,7 @@ def plan(pipeline: str, import_mode: str, params: dict, data_interval_end=None) 
             cfg,
             s3=S3Hook(aws_conn_id=cfg.connections.aws),
             import_mode=import_mode,
-            interval_end=data_interval_end,
+            interval_end=run_interval()[1],
             already_imported=imported,
         ).as_dict()
     except ExportsNotReadyError as error:
@@ -91,7 +94,7 @@ def check_data(pipeline: str, import_plan: dict, params: dict) -> dict:
 
 
 @task
-def check_coverage(pipeline: str, solution: str, load: dict, data_interval_end=None) -> list[str]:
+def check_coverage(pipeline: str, solution: str, load: dict) -> list[str]:
     """After a cache load: alert (SNS) when its coverage fell against the previous load; never fails."""
     from personalize_pipeline.monitors import alert
     from personalize_pipeline.monitors import check_coverage as check
@@ -105,7 +108,7 @@ def check_coverage(pipeline: str, solution: str, load: dict, data_interval_end=N
         load=load,
         per_user=kind.per_user,
         item_column=kind.cache_columns[0] if kind.output_kind == "batch_segment" else kind.cache_columns[2],
-        end=data_interval_end,
+        end=run_interval()[1],
     )
     alert(cfg, problems)
     return [p.message for p in problems]
@@ -178,9 +181,7 @@ def baseline_wanted(pipeline: str, params: dict) -> bool:
 
 
 @task
-def record_baseline(
-    pipeline: str, solution_version_arn: str, dag_run=None, data_interval_start=None, data_interval_end=None
-) -> dict:
+def record_baseline(pipeline: str, solution_version_arn: str, dag_run=None) -> dict:
     """Keep the baseline version's metrics (baseline_versions); this run's gates compare with them."""
     from personalize_pipeline.pipelines import load_pipeline
     from personalize_pipeline.quality_gate import record_baseline as record
@@ -194,7 +195,7 @@ def record_baseline(
         schema=cfg.cache_schema,
         solution_version_arn=solution_version_arn,
         metrics=metrics,
-        lineage=_lineage(dag_run, data_interval_start, data_interval_end),
+        lineage=_lineage(dag_run),
     )
     return {"version_arn": solution_version_arn, "metrics": metrics}
 
@@ -208,8 +209,6 @@ def gate(
     params: dict,
     baseline: dict | None = None,
     dag_run=None,
-    data_interval_start=None,
-    data_interval_end=None,
 ) -> dict:
     """Store the version's offline metrics and decide whether it may serve (see quality_gate)."""
     from personalize_pipeline.pipelines import load_pipeline
@@ -237,7 +236,7 @@ def gate(
         metrics=metrics,
         rules=rules,
         skip_gate=params["skip_gate"],
-        lineage=_lineage(dag_run, data_interval_start, data_interval_end),
+        lineage=_lineage(dag_run),
         baseline=compared_with,
     )
     return {**decision.as_dict(), "metrics": metrics}
@@ -250,7 +249,7 @@ def promoted(decision: dict) -> bool:
 
 
 @task(multiple_outputs=True)
-def batch_files(pipeline: str, solution: str, dag_run=None, data_interval_end=None) -> dict[str, Any]:
+def batch_files(pipeline: str, solution: str, dag_run=None) -> dict[str, Any]:
     """The batch job's input, built from the database: customers with history, or every product."""
     from personalize_pipeline.batch_input import export_json_lines
     from personalize_pipeline.pipelines import load_pipeline
@@ -266,7 +265,7 @@ def batch_files(pipeline: str, solution: str, dag_run=None, data_interval_end=No
         column=recipe_type.key_column,
         json_key=recipe_type.input_key,
         # Customers with history up to the interval's end; every product whatever the interval.
-        params={"end": data_interval_end} if recipe_type.per_user else {},
+        params={"end": run_interval()[1]} if recipe_type.per_user else {},
         s3_uri=input_uri,
     )
     output_uri = run_files(cfg.s3, dag_run.dag_id, dag_run.run_id, solution, "output/")
@@ -282,8 +281,6 @@ def load_cache(
     job_arn: str,
     decision: dict,
     dag_run=None,
-    data_interval_start=None,
-    data_interval_end=None,
 ) -> dict:
     """Swap the batch output into the solution's cache table (atomic, recorded with its lineage)."""
     from personalize_pipeline.cache import load_batch_output
@@ -300,7 +297,7 @@ def load_cache(
         recipe_type=solution_cfg.recipe_type,
         keep_snapshots=cfg.retention.cache_snapshots,
         lineage={
-            **_lineage(dag_run, data_interval_start, data_interval_end),
+            **_lineage(dag_run),
             "batch_job_arn": job_arn,
             "solution_version_arn": decision["solution_version_arn"],
             "metrics": decision.get("metrics"),
@@ -310,9 +307,7 @@ def load_cache(
 
 
 @task
-def load_fallback(
-    pipeline: str, kind: str, dag_run=None, data_interval_start=None, data_interval_end=None
-) -> dict:
+def load_fallback(pipeline: str, kind: str, dag_run=None) -> dict:
     """Popular or trending items from the store, for anyone the models have nothing for."""
     from personalize_pipeline.cache import load_fallback as load
     from personalize_pipeline.pipelines import load_pipeline
@@ -327,9 +322,9 @@ def load_fallback(
         kind=kind,
         days=fallback.days,
         size=fallback.size,
-        as_of=data_interval_end,
+        as_of=run_interval()[1],
         keep_snapshots=cfg.retention.cache_snapshots,
-        lineage=_lineage(dag_run, data_interval_start, data_interval_end),
+        lineage=_lineage(dag_run),
     ).as_dict()
 
 
@@ -363,9 +358,7 @@ def final_decision(ti, solution: str) -> dict | None:
 
 
 @task(trigger_rule="all_done")
-def report(
-    pipeline: str, ti=None, dag_run=None, params=None, data_interval_start=None, data_interval_end=None
-) -> dict:
+def report(pipeline: str, ti=None, dag_run=None, params=None) -> dict:
     """The run's outcome in one place: each gate decision, each cache's live load, the estimated cost.
 
     The DAG's SNS notifier sends the same gate decisions; this is the log's copy and the XCom a
@@ -385,7 +378,7 @@ def report(
         log.info("\n".join(lines))
         return {"decisions": decisions, "caches": caches, "cost": None}
     try:
-        estimate = estimate_and_record(cfg, ti, dag_run, data_interval_start, data_interval_end)
+        estimate = estimate_and_record(cfg, ti, dag_run, *run_interval())
         lines += ["", f"Estimated AWS cost (prices of {cfg.pricing.as_of}):", *estimate.summary()]
         cost = estimate.as_dict()
     except Exception:  # the estimate must never change the run's outcome

@@ -1,0 +1,59 @@
+"""Import -> training -> batch job, each waiting deferred: the triggerer fault case's DAG."""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG
+
+from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA
+from personalize_provider.operators.personalize import (
+    PersonalizeCreateBatchInferenceJobOperator,
+    PersonalizeCreateDatasetGroupOperator,
+    PersonalizeCreateDatasetImportJobOperator,
+    PersonalizeCreateDatasetOperator,
+    PersonalizeCreateSchemaOperator,
+    PersonalizeCreateSolutionOperator,
+    PersonalizeCreateSolutionVersionOperator,
+)
+
+P = "{{ params.prefix }}"
+WAIT = {"waiter_delay": 1, "deferrable": True}
+
+with DAG(
+    dag_id="faults_triggerer",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    default_args={"retries": 3, "retry_delay": timedelta(seconds=2)},
+    params={"prefix": "", "interactions": "", "users_input": "", "output": ""},
+):
+    group = PersonalizeCreateDatasetGroupOperator(task_id="group", name=P, **WAIT)
+    schema = PersonalizeCreateSchemaOperator(task_id="schema", name=P, schema=SYNTHETIC_INTERACTIONS_SCHEMA)
+    dataset = PersonalizeCreateDatasetOperator(
+        task_id="dataset",
+        name=P,
+        dataset_group_arn=group.output,
+        dataset_type="INTERACTIONS",
+        schema_arn=schema.output,
+        **WAIT,
+    )
+    imported = PersonalizeCreateDatasetImportJobOperator(
+        task_id="import", dataset_arn=dataset.output, data_location="{{ params.interactions }}", **WAIT
+    )
+    solution = PersonalizeCreateSolutionOperator(
+        task_id="solution",
+        name=P,
+        dataset_group_arn=group.output,
+        recipe_arn="arn:aws:personalize:::recipe/aws-user-personalization",
+        **WAIT,
+    )
+    version = PersonalizeCreateSolutionVersionOperator(task_id="train", solution_arn=solution.output, **WAIT)
+    imported >> version
+    PersonalizeCreateBatchInferenceJobOperator(
+        task_id="batch",
+        solution_version_arn=version.output,
+        input_path="{{ params.users_input }}",
+        output_path="{{ params.output }}",
+        role_arn="arn:aws:iam::123456789012:role/faults",
+        num_results=5,
+        **WAIT,
+    )
