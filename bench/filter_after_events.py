@@ -40,10 +40,11 @@ def serving(p, group: str, name: str) -> tuple[str, str, str]:
     return campaign, filter_arn, tracker["trackingId"]
 
 
-def rounds(events, runtime, targets: tuple[str, str, str], name: str, calls: int) -> list[float]:
-    """Milliseconds of each filtered GetRecommendations that follows a PutEvents."""
+def rounds(events, runtime, targets: tuple[str, str, str], name: str, calls: int) -> dict[str, list[float]]:
+    """Milliseconds of each filtered GetRecommendations that follows a PutEvents, and of the same
+    request without the filter right after it (the baseline the machine's load also slows)."""
     campaign, filter_arn, tracking_id = targets
-    took = []
+    took: dict[str, list[float]] = {"filtered": [], "unfiltered": []}
     for n in range(calls + 1):
         user = f"user{n % 97}"
         event = {
@@ -53,10 +54,11 @@ def rounds(events, runtime, targets: tuple[str, str, str], name: str, calls: int
             "sentAt": time.time(),
         }
         events.put_events(trackingId=tracking_id, userId=user, sessionId="bench", eventList=[event])
-        start = time.perf_counter()
-        runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=25, filterArn=filter_arn)
-        took.append((time.perf_counter() - start) * 1000)
-    return took[1:]  # the first call builds the filter's view once
+        for kind, extra in (("filtered", {"filterArn": filter_arn}), ("unfiltered", {})):
+            start = time.perf_counter()
+            runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=25, **extra)
+            took[kind].append((time.perf_counter() - start) * 1000)
+    return {kind: times[1:] for kind, times in took.items()}  # the first call builds the filter's view once
 
 
 def main() -> None:
@@ -79,8 +81,11 @@ def main() -> None:
                 clients["personalize-events"], clients["personalize-runtime"], targets, name, args.calls
             )
             print(
-                f"{rows:>9,} rows: filtered GetRecommendations after PutEvents median "
-                f"{np.median(took):.1f} ms, p90 {np.percentile(took, 90):.1f} ms over {args.calls} calls",
+                f"{rows:>9,} rows, GetRecommendations after PutEvents, median / p90 ms of {args.calls}: "
+                + ", ".join(
+                    f"{kind} {np.median(times):.1f} / {np.percentile(times, 90):.1f}"
+                    for kind, times in took.items()
+                ),
                 flush=True,
             )
 

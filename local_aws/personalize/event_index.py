@@ -29,7 +29,7 @@ class EventIndex:
     users: pd.Index  # user id per user code
     indptr: np.ndarray  # rows of user code u: indptr[u]:indptr[u + 1]
     items: np.ndarray  # item code per row
-    item_names: np.ndarray
+    item_names: pd.Index  # kept across updates, so its hash table is built once
     types: np.ndarray  # event type code per row, -1 when the row has none
     type_names: np.ndarray
     stamps: np.ndarray  # TIMESTAMP per row
@@ -78,20 +78,20 @@ def _type_codes(frame: pd.DataFrame, known: np.ndarray | None = None) -> tuple[n
     if "EVENT_TYPE" not in frame:
         names = np.array([None], dtype=object) if known is None else known
         return np.zeros(len(frame), dtype=np.int64), names
-    return _codes(frame["EVENT_TYPE"], known)
-
-
-def _codes(values: pd.Series, known: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of ``values`` against ``known`` names, new names added at the end."""
     if known is None:
-        codes, names = pd.factorize(values)
+        codes, names = pd.factorize(frame["EVENT_TYPE"])
         return codes.astype(np.int64), np.asarray(names, dtype=object)
-    index = pd.Index(known)
-    codes = index.get_indexer(values)
+    codes, names = _codes(frame["EVENT_TYPE"], pd.Index(known, dtype=object))
+    return codes, np.asarray(names, dtype=object)
+
+
+def _codes(values: pd.Series, known: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of ``values`` against ``known`` names, new names added at the end."""
+    codes = known.get_indexer(values)
     new = pd.unique(values[(codes < 0) & values.notna().to_numpy()])
     if len(new):
-        known = np.concatenate([known, np.asarray(new, dtype=object)])
-        codes = pd.Index(known).get_indexer(values)
+        known = known.append(pd.Index(np.asarray(new, dtype=object)))
+        codes = known.get_indexer(values)
     return codes.astype(np.int64), known
 
 
@@ -109,7 +109,7 @@ def event_index(frame: pd.DataFrame) -> EventIndex:
     counts = np.bincount(user_codes[rows], minlength=len(users))
     return EventIndex(users=pd.Index(np.asarray(users, dtype=str)),
                       indptr=np.concatenate([[0], np.cumsum(counts)]), items=item_codes[rows],
-                      item_names=np.asarray(item_names, dtype=str), types=type_codes[rows],
+                      item_names=pd.Index(np.asarray(item_names, dtype=object)), types=type_codes[rows],
                       type_names=np.asarray(type_names, dtype=object), stamps=stamps[rows])
 
 
@@ -118,7 +118,7 @@ def with_appended(index: EventIndex, appended: pd.DataFrame) -> EventIndex:
     appended = appended[appended["USER_ID"].notna()]
     if appended.empty:
         return index
-    item_codes, item_names = _codes(appended["ITEM_ID"].astype("string"), index.item_names.astype(object))
+    item_codes, item_names = _codes(appended["ITEM_ID"].astype("string"), index.item_names)
     type_codes, type_names = _type_codes(appended, index.type_names)
     user_codes, users = pd.factorize(appended["USER_ID"].astype("string"))
     old = [index._user_rows(str(u)) for u in users]
@@ -133,4 +133,4 @@ def with_appended(index: EventIndex, appended: pd.DataFrame) -> EventIndex:
     for u, user in enumerate(users):
         mine = rows[bounds[u]:bounds[u + 1]]
         recent[str(user)] = (all_items[mine], all_types[mine], all_stamps[mine])
-    return replace(index, item_names=np.asarray(item_names, dtype=str), type_names=type_names, recent=recent)
+    return replace(index, item_names=item_names, type_names=type_names, recent=recent)

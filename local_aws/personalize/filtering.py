@@ -26,6 +26,15 @@ from .imports import DatasetFiles
 from .state import dataset_arn
 
 
+def _columns(index: EventIndex, item_ids: np.ndarray) -> np.ndarray:
+    """Per indexed item: its position in ``item_ids`` (-1 if absent), through the index's hash table."""
+    codes = index.item_names.get_indexer(item_ids)
+    out = np.full(len(index.item_names), -1, dtype=np.int64)
+    found = np.flatnonzero(codes >= 0)
+    out[codes[found]] = found
+    return out
+
+
 def by_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.drop_duplicates(column, keep="last").set_index(column)
 
@@ -130,7 +139,7 @@ class FilterContext:
             return sp.csr_matrix(shape, dtype=bool)
         positions, items, types = index.rows_of(users)
         keep = self._event_types(cond, index)[types]
-        cols = pd.Index(item_ids).get_indexer(index.item_names)[items]
+        cols = _columns(index, item_ids)[items]
         keep &= cols >= 0
         return sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool),
                               (positions[keep], cols[keep])), shape=shape)
