@@ -8,7 +8,17 @@ popularity-count campaign (the quickest to train; the filter's cost does not
 depend on the recipe), an event tracker and the pipeline's kind of filter
 (``EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")``). Then ``--calls``
 rounds of one PutEvents followed by one filtered GetRecommendations for the
-same user; prints the median and p90 milliseconds of the GetRecommendations.
+same user, each followed by the same request without the filter; prints the
+median and p90 milliseconds of both.
+
+Measured on the shared 2-core machine under other work (load average 7-12), median / p90 ms
+over 40 rounds, filtered (unfiltered in brackets):
+
+    before (every PutEvents made the next filtered call derive the filter's view from the
+    whole dataset): 100k rows 183.8 / 256.2 (11.7), 1M rows 1697.3 / 2163.6 (12.0),
+    2M rows 4000.0 / 5141.9 (11.9)
+    after (the appended events are applied to the view): 100k rows 16.6 / 23.4 (4.6),
+    1M rows 25.4 / 53.3 (8.5), 2M rows 25.8 / 46.0 (8.1)
 """
 
 from __future__ import annotations
