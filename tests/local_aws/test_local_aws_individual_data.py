@@ -34,6 +34,7 @@ def add_dataset(personalize, import_csv, group: str, name: str, dataset_type: st
     )["datasetArn"]
     wait_for(lambda: personalize.describe_dataset(datasetArn=arn)["dataset"])
     assert import_csv(arn, f"{name}-import", body)["status"] == "ACTIVE"
+    return arn
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def ind(personalize, make_dataset, import_csv):
     tiers = "".join(f"u{u},{'gold' if u % 2 == 0 else 'basic'}\n" for u in range(100))
     add_dataset(personalize, import_csv, group, "ind-users", "USERS", USERS_SCHEMA, "USER_ID,TIER\n" + tiers)
     catalogue = "".join(f"i{i},c{i % 4},{i}.0\n" for i in range(ALL_ITEMS))
-    add_dataset(
+    items = add_dataset(
         personalize,
         import_csv,
         group,
@@ -64,6 +65,7 @@ def ind(personalize, make_dataset, import_csv):
     return {
         "group": group,
         "interactions": interactions,
+        "items": items,
         "version": version,
         "campaign": campaign,
         "tracking_id": tracker["trackingId"],
@@ -181,3 +183,28 @@ def test_batch_lines_bind_their_filter_values_and_report_bad_ones(personalize, c
     assert [o["output"] for o in out[2:]] == [None] * 4
     assert "$TIER" in out[2]["error"] and "25" in out[4]["error"]
     assert all("filterValues" in o["error"] for o in out[2:])
+
+
+def test_an_item_put_individually_stays_until_an_import_brings_the_same_id(
+    personalize, clients, ind, import_csv
+):
+    by_category = make_filter(
+        personalize, ind["group"], "ind-category", "INCLUDE ItemID WHERE Items.CATEGORY IN ($CAT)"
+    )
+
+    def in_category(category: str) -> list[str]:
+        return recommended(clients, ind, "u3", filterArn=by_category, filterValues={"CAT": f'"{category}"'})
+
+    clients["personalize-events"].put_items(
+        datasetArn=ind["items"],
+        items=[{"itemId": "i6", "properties": json.dumps({"category": "c9", "price": 6})}],
+    )
+    assert in_category("c9") == ["i6"]
+    others = "".join(f"i{i},c{i % 4},{i}.0\n" for i in range(ALL_ITEMS) if i != 6)
+    assert (
+        import_csv(ind["items"], "ind-items-full", "ITEM_ID,CATEGORY,PRICE\n" + others)["status"] == "ACTIVE"
+    )
+    assert in_category("c9") == ["i6"]  # a FULL import leaves the individual record
+    again = "ITEM_ID,CATEGORY,PRICE\n" + "".join(f"i{i},c3,{i}.0\n" for i in range(6, 7))
+    assert import_csv(ind["items"], "ind-items-more", again, mode="INCREMENTAL")["status"] == "ACTIVE"
+    assert in_category("c9") == [] and "i6" in in_category("c3")  # a newer record with its id replaces it
