@@ -210,33 +210,72 @@ def placeholder_values(raw: str) -> list:
     return values
 
 
+# filterValues limits from botocore's personalize-runtime model (FilterValues, FilterAttributeName,
+# FilterAttributeValue); the runtime API checks them on the request, batch input lines check them here.
+MAX_FILTER_VALUES = 25
+MAX_FILTER_VALUE_LENGTH = 1000
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_]{1,50}")
+
+
+def filter_values_by_name(filter_values) -> dict[str, list]:
+    """filterValues as parsed value lists per parameter name (names without ``$``, in matching case)."""
+    if filter_values is None:
+        return {}
+    if not isinstance(filter_values, dict):
+        raise InvalidInput("filterValues must map parameter names to strings.")
+    if len(filter_values) > MAX_FILTER_VALUES:
+        raise InvalidInput(f"filterValues can hold at most {MAX_FILTER_VALUES} parameters.")
+    given = {}
+    for name, raw in filter_values.items():
+        if not isinstance(name, str) or not _PARAM_NAME.fullmatch(name):
+            raise InvalidInput(f"Invalid filterValues key {name!r}: use the parameter name without $ "
+                               "(letters, digits and _, at most 50 characters).")
+        if not isinstance(raw, str) or len(raw) > MAX_FILTER_VALUE_LENGTH:
+            raise InvalidInput(f"The filterValues value of {name} must be a string of at most "
+                               f"{MAX_FILTER_VALUE_LENGTH} characters.")
+        try:
+            given[name] = placeholder_values(raw)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Invalid filterValues value for {name}: {raw!r}; use quoted strings or "
+                               'numbers separated by commas, e.g. "\\"a\\",\\"b\\"".') from exc
+    return given
+
+
 def bind(expr: Expression, filter_values: dict[str, str] | None) -> list[Clause]:
-    """Substitute $PARAMs; EXCLUDE parts without a value drop out, INCLUDE needs every value."""
-    given = {k.upper(): placeholder_values(v) for k, v in (filter_values or {}).items()}
+    """Substitute $PARAMs, in conditions and in the IF part. "For filter expressions that use an
+    INCLUDE element [...] you must provide values for all parameters [...]. For [...] EXCLUDE [...]
+    you can omit the filter-values. In this case, Amazon Personalize doesn't use that portion of
+    the expression" (GetRecommendations, filterValues; developer guide, Filtering real-time
+    recommendations: https://docs.aws.amazon.com/personalize/latest/dg/filter-real-time.html).
+    An EXCLUDE clause whose IF part has no value is off as a whole."""
+    given = filter_values_by_name(filter_values)
     bound: list[Clause] = []
     for clause in expr.clauses:
         terms = []
         for term in clause.terms:
-            conds = []
-            for cond in term:
-                values: list = []
-                missing = False
-                for value in cond.values:
-                    if isinstance(value, Param):
-                        if value.name.upper() not in given:
-                            missing = True
-                            continue
-                        values.extend(given[value.name.upper()])
-                    else:
-                        values.append(value)
-                if missing:
-                    if clause.action == "INCLUDE":
-                        raise InvalidInput(f"The filter needs a value for every placeholder; "
-                                           f"filterValues has none for {cond.field}.")
-                    continue
-                conds.append(Cond(cond.dataset, cond.field, cond.op, values))
+            conds = [c for c in (_bind_cond(cond, given, clause.action) for cond in term) if c is not None]
             if conds:
                 terms.append(conds)
-        if terms:
-            bound.append(Clause(clause.action, clause.target, terms, clause.condition))
+        condition = None if clause.condition is None else _bind_cond(clause.condition, given, clause.action)
+        if terms and (clause.condition is None or condition is not None):
+            bound.append(Clause(clause.action, clause.target, terms, condition))
     return bound
+
+
+def _bind_cond(cond: Cond, given: dict[str, list], action: str) -> Cond | None:
+    """``cond`` with its $PARAMs replaced; None for an EXCLUDE condition missing a value."""
+    values: list = []
+    for value in cond.values:
+        if not isinstance(value, Param):
+            values.append(value)
+        elif value.name in given:
+            values.extend(given[value.name])
+        elif action == "INCLUDE":
+            raise InvalidInput(f"The filter needs a value for every placeholder; filterValues has "
+                               f"none for ${value.name} ({cond.dataset}.{cond.field}).")
+        else:
+            return None
+    if cond.op in ("<", "<=", ">", ">=") and not (len(values) == 1 and isinstance(values[0], float)):
+        raise InvalidInput(f"{cond.dataset}.{cond.field} {cond.op} needs one number; "
+                           f"filterValues gave {values!r}.")
+    return Cond(cond.dataset, cond.field, cond.op, values)

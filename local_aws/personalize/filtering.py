@@ -12,7 +12,6 @@ gives one mask over users (``FilterContext.user_mask``) for user segments.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,49 +19,20 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import InvalidInput
+from .event_index import EventIndex, event_index, with_appended
 from .filter_expr import Clause, Cond, Ref, bind, parse
 from .filter_masks import ClauseMasks, Part
 from .imports import DatasetFiles
-from .scoring import csr_positions
 from .state import dataset_arn
 
-# "Amazon Personalize considers up to 100 of the most recent interactions per user per event
-# type" (developer guide, Filter expressions:
-# https://docs.aws.amazon.com/personalize/latest/dg/filter-expressions.html).
-RECENT_PER_TYPE = 100
 
-
-@dataclass
-class EventIndex:
-    """Each user's newest events per type as integer codes, rows grouped by user."""
-
-    users: pd.Index  # user id per user code
-    indptr: np.ndarray  # rows of user code u: indptr[u]:indptr[u + 1]
-    items: np.ndarray  # item code per row
-    item_names: np.ndarray
-    types: np.ndarray  # event type code per row, -1 when the row has none
-    type_names: np.ndarray
-
-
-def event_index(frame: pd.DataFrame) -> EventIndex:
-    """Interactions reduced to the newest ``RECENT_PER_TYPE`` per user and event type."""
-    user_codes, users = pd.factorize(frame["USER_ID"].astype("string"), sort=True)
-    item_codes, item_names = pd.factorize(frame["ITEM_ID"].astype("string"))
-    if "EVENT_TYPE" in frame:
-        type_codes, type_names = pd.factorize(frame["EVENT_TYPE"])
-    else:
-        type_codes, type_names = np.zeros(len(frame), dtype=np.int64), np.array([None])
-    newest_first = -frame["TIMESTAMP"].to_numpy(dtype=np.int64, na_value=0)
-    order = np.lexsort((newest_first, type_codes, user_codes))  # stable: ties keep file order
-    group = user_codes[order].astype(np.int64) * (len(type_names) + 1) + type_codes[order]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    rows = order[rank < RECENT_PER_TYPE]  # still grouped by user
-    counts = np.bincount(user_codes[rows], minlength=len(users))
-    return EventIndex(users=pd.Index(np.asarray(users, dtype=str)),
-                      indptr=np.concatenate([[0], np.cumsum(counts)]), items=item_codes[rows],
-                      item_names=np.asarray(item_names, dtype=str), types=type_codes[rows],
-                      type_names=np.asarray(type_names, dtype=object))
+def _columns(index: EventIndex, item_ids: np.ndarray) -> np.ndarray:
+    """Per indexed item: its position in ``item_ids`` (-1 if absent), through the index's hash table."""
+    codes = index.item_names.get_indexer(item_ids)
+    out = np.full(len(index.item_names), -1, dtype=np.int64)
+    found = np.flatnonzero(codes >= 0)
+    out[codes[found]] = found
+    return out
 
 
 def by_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -116,6 +86,10 @@ class FilterContext:
     def _frame(self, dataset_type: str, derive):
         return self.files.cached(dataset_arn(self.group, dataset_type), derive)
 
+    def _events(self) -> EventIndex | None:
+        """The interactions index, brought up to date with the events appended since it was built."""
+        return self.files.cached(dataset_arn(self.group, "INTERACTIONS"), event_index, with_appended)
+
     def mask(self, item_ids: np.ndarray, user_id: str | None = None,
              item_id: str | None = None) -> np.ndarray:
         """Allowed items for one query."""
@@ -160,17 +134,15 @@ class FilterContext:
     def _interactions(self, cond: Cond, users: list, item_ids: np.ndarray) -> sp.csr_matrix:
         """Query x item cells where the query's user has a matching event (newest per type only)."""
         shape = (len(users), len(item_ids))
-        index = self._frame("INTERACTIONS", event_index)
+        index = self._events()
         if index is None:
             return sp.csr_matrix(shape, dtype=bool)
-        codes = index.users.get_indexer([u if u is not None else "" for u in users])
-        known = np.flatnonzero(codes >= 0)
-        block_rows, rows = csr_positions(index.indptr, codes[known])
-        keep = self._event_types(cond, index)[index.types[rows]]
-        cols = pd.Index(item_ids).get_indexer(index.item_names)[index.items[rows]]
+        positions, items, types = index.rows_of(users)
+        keep = self._event_types(cond, index)[types]
+        cols = _columns(index, item_ids)[items]
         keep &= cols >= 0
         return sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool),
-                              (known[block_rows[keep]], cols[keep])), shape=shape)
+                              (positions[keep], cols[keep])), shape=shape)
 
     @staticmethod
     def _event_types(cond: Cond, index: EventIndex) -> np.ndarray:
@@ -234,13 +206,12 @@ class FilterContext:
 
     def _users_with_events(self, cond: Cond, users: list) -> np.ndarray:
         """Per user: has the user a matching event among the newest ones?"""
-        index = self._frame("INTERACTIONS", event_index)
-        if index is None or not len(index.users):
-            return np.zeros(len(users), dtype=bool)
-        match = self._event_types(cond, index)[index.types].astype(np.int64)
-        has = np.add.reduceat(match, index.indptr[:-1]) > 0  # every indexed user has rows
-        codes = index.users.get_indexer([u if u is not None else "" for u in users])
-        return np.where(codes >= 0, has[np.maximum(codes, 0)], False)
+        has = np.zeros(len(users), dtype=bool)
+        index = self._events()
+        if index is not None:
+            positions, _, types = index.rows_of(users)
+            has[positions[self._event_types(cond, index)[types]]] = True
+        return has
 
 
 def values_key(filter_values: dict | None) -> str:

@@ -21,9 +21,11 @@ ID_COLUMNS = {"INTERACTIONS": None, "ITEMS": "ITEM_ID", "USERS": "USER_ID"}
 
 
 class DatasetFiles:
-    """Data per dataset: a parquet file written by imports, plus an append-only log of the
-    records the events API added since (Arrow IPC streams, one per call), so a PutEvents
-    costs the same at 2M rows as at 100k. Readers see both; the next import folds the log in."""
+    """Data per dataset, in three files: the bulk data imports wrote (parquet), the records
+    imported individually (events API) up to the last import (parquet), and an append-only
+    log of the individual records since (Arrow IPC streams, one per call), so a PutEvents
+    costs the same at 2M rows as at 100k. Readers see all three; the next import folds the
+    log into the individual records and replaces or extends only the bulk data."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -36,64 +38,126 @@ class DatasetFiles:
         group, dtype = dataset_arn.split(":dataset/", 1)[1].split("/")
         return self.root / group / f"{dtype}.parquet"
 
+    def individual_path(self, dataset_arn: str) -> Path:
+        return self.path(dataset_arn).with_suffix(".individual.parquet")
+
     def log_path(self, dataset_arn: str) -> Path:
         return self.path(dataset_arn).with_suffix(".log.arrows")
+
+    def _paths(self, dataset_arn: str) -> tuple[Path, Path, Path]:
+        return self.path(dataset_arn), self.individual_path(dataset_arn), self.log_path(dataset_arn)
 
     def lock(self, dataset_arn: str) -> threading.RLock:
         with self._guard:
             return self._locks.setdefault(dataset_arn, threading.RLock())
 
-    def load(self, dataset_arn: str) -> pd.DataFrame | None:
-        """The dataset as imported plus the appended records (same-id items/users: newest wins)."""
+    def bulk(self, dataset_arn: str) -> pd.DataFrame | None:
+        """The records dataset import jobs wrote (what the next FULL import replaces)."""
         path = self.path(dataset_arn)
-        with self.lock(dataset_arn):  # a consistent pair: no half-written log, no import in between
-            frame = pd.read_parquet(path) if path.exists() else None
+        return pd.read_parquet(path) if path.exists() else None
+
+    def load(self, dataset_arn: str) -> pd.DataFrame | None:
+        return self._load(dataset_arn)[0]
+
+    def _load(self, dataset_arn: str) -> tuple[pd.DataFrame | None, int]:
+        """(bulk + individual records, same-id items/users: newest wins; bytes of log read)."""
+        with self.lock(dataset_arn):  # a consistent set: no half-written log, no import in between
+            frames = [self.bulk(dataset_arn), self._individual(dataset_arn)]
             log = self.log_path(dataset_arn)
             raw = log.read_bytes() if log.exists() else b""
-        if not raw:
-            return frame
-        appended = _read_streams(raw)
-        combined = appended if frame is None else pd.concat([frame, appended], ignore_index=True)
-        id_column = ID_COLUMNS.get(dataset_arn.rsplit("/", 1)[-1])
-        if id_column:
-            combined = combined.drop_duplicates(subset=[id_column], keep="last").reset_index(drop=True)
-        return combined
+        frames = [f for f in frames + [_read_streams(raw) if raw else None] if f is not None]
+        if not frames:
+            return None, len(raw)
+        combined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return _newest_per_id(combined, dataset_arn), len(raw)
 
-    def _stamp(self, dataset_arn: str) -> tuple | None:
-        stamps = []
-        for path in (self.path(dataset_arn), self.log_path(dataset_arn)):
+    def _individual(self, dataset_arn: str) -> pd.DataFrame | None:
+        path = self.individual_path(dataset_arn)
+        return pd.read_parquet(path) if path.exists() else None
+
+    def _stamps(self, dataset_arn: str) -> tuple[tuple, int | None, int]:
+        """(stamp of the files imports rewrite, the log's inode or None, bytes in the log)."""
+        stamps, log_id, log_size = [], None, 0
+        *rewritten, log = self._paths(dataset_arn)
+        for path in rewritten:
             try:
                 info = path.stat()
                 stamps.append((info.st_mtime_ns, info.st_size))
             except FileNotFoundError:
                 stamps.append(None)
-        return None if stamps == [None, None] else tuple(stamps)
+        try:
+            info = log.stat()  # append-only: its size tells what is new
+            log_id, log_size = info.st_ino, info.st_size
+        except FileNotFoundError:
+            pass
+        return tuple(stamps), log_id, log_size
 
-    def cached(self, dataset_arn: str, derive=None):
-        """Read-only view for serving: ``derive(frame)`` (or the frame), reused until the data changes."""
-        stamp = self._stamp(dataset_arn)
-        if stamp is None:
+    def cached(self, dataset_arn: str, derive=None, extend=None):
+        """Read-only view for serving: ``derive(frame)`` (or the frame), reused until the data
+        changes. With ``extend(view, appended)``, records appended since are applied to the
+        view instead of deriving it again, so the cost follows the appended records only."""
+        base, log_id, log_size = self._stamps(dataset_arn)
+        if base == (None, None) and log_id is None:
             return None
         key = (dataset_arn, derive)
         with self._guard:
             hit = self._cache.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        frame = self.load(dataset_arn)
-        value = derive(frame) if derive is not None else frame
+        if hit is not None and hit[:3] == (base, log_id, log_size):
+            return hit[3]
+        same_log = hit is not None and hit[1] in (None, log_id) and hit[2] < log_size
+        if extend is not None and same_log and hit[0] == base:
+            appended, log_size = self._log_since(dataset_arn, hit[2])
+            value = extend(hit[3], appended) if appended is not None else hit[3]
+        else:
+            frame, log_size = self._load(dataset_arn)
+            value = derive(frame) if derive is not None else frame
         with self._guard:
-            self._cache[key] = (stamp, value)
+            current = self._cache.get(key)
+            if current is None or current[:2] != (base, log_id) or current[2] <= log_size:
+                self._cache[key] = (base, log_id, log_size, value)
         return value
 
-    def save(self, dataset_arn: str, frame: pd.DataFrame) -> None:
-        """Replace the dataset with ``frame`` (which must include the log, see ``load``)."""
-        path = self.path(dataset_arn)
+    def _log_since(self, dataset_arn: str, offset: int) -> tuple[pd.DataFrame | None, int]:
+        """The records appended after byte ``offset`` of the log, and the log's new size (None and
+        ``offset`` when an import folded the log in meanwhile: the next read derives afresh)."""
+        with self.lock(dataset_arn):
+            try:
+                with self.log_path(dataset_arn).open("rb") as log:
+                    log.seek(offset)
+                    raw = log.read()
+            except FileNotFoundError:
+                raw = b""
+        return (_read_streams(raw) if raw else None), offset + len(raw)
+
+    def save(self, dataset_arn: str, frame: pd.DataFrame, mode: str = "FULL") -> None:
+        """Store what an import job read: FULL replaces the bulk data, INCREMENTAL adds to it;
+        records imported individually stay either way, except same-id items/users the import
+        replaces. "Specify FULL to overwrite all existing bulk data in your dataset. Data you
+        imported individually is not replaced." (CreateDatasetImportJob, importMode; developer
+        guide: https://docs.aws.amazon.com/personalize/latest/dg/updating-existing-bulk-data.html)"""
+        with self.lock(dataset_arn):
+            dataset_type = dataset_arn.rsplit("/", 1)[-1]
+            bulk = merge(self.bulk(dataset_arn), frame, dataset_type, mode)
+            individual = self._individual(dataset_arn)
+            log = self.log_path(dataset_arn)
+            if log.exists() and log.stat().st_size:
+                logged = _read_streams(log.read_bytes())
+                individual = logged if individual is None else pd.concat([individual, logged],
+                                                                          ignore_index=True)
+            id_column = ID_COLUMNS.get(dataset_type)
+            if individual is not None and id_column:
+                individual = individual[~individual[id_column].isin(frame[id_column])]
+            self._write(self.path(dataset_arn), bulk)
+            if individual is not None:
+                self._write(self.individual_path(dataset_arn), individual.reset_index(drop=True))
+            log.unlink(missing_ok=True)
+
+    @staticmethod
+    def _write(path: Path, frame: pd.DataFrame) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         frame.to_parquet(tmp, index=False)
-        with self.lock(dataset_arn):
-            tmp.replace(path)
-            self.log_path(dataset_arn).unlink(missing_ok=True)
+        tmp.replace(path)
 
     def append(self, dataset_arn: str, frame: pd.DataFrame) -> None:
         """Add records without rewriting the dataset: one Arrow stream on the end of the log."""
@@ -108,8 +172,15 @@ class DatasetFiles:
 
     def remove(self, dataset_arn: str) -> None:
         with self.lock(dataset_arn):
-            self.path(dataset_arn).unlink(missing_ok=True)
-            self.log_path(dataset_arn).unlink(missing_ok=True)
+            for path in self._paths(dataset_arn):
+                path.unlink(missing_ok=True)
+
+
+def _newest_per_id(frame: pd.DataFrame, dataset_arn: str) -> pd.DataFrame:
+    id_column = ID_COLUMNS.get(dataset_arn.rsplit("/", 1)[-1])
+    if not id_column:
+        return frame
+    return frame.drop_duplicates(subset=[id_column], keep="last").reset_index(drop=True)
 
 
 def _read_streams(raw: bytes) -> pd.DataFrame:

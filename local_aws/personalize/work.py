@@ -16,7 +16,7 @@ import numpy as np
 
 from . import batch, checks
 from .filtering import FilterContext, values_key
-from .imports import merge, read_location, validate
+from .imports import read_location, validate
 from .jobs import Work
 from .recipes import recipe_name
 from .resources import Resources
@@ -97,9 +97,7 @@ def import_dataset(res: Resources, dataset: dict[str, Any], schema: dict[str, An
     fields = parse_schema(schema["schema"])
     frame = read_location(res.s3, location, fields)
     validate(frame, dataset["datasetType"])
-    with res.files.lock(dataset["datasetArn"]):
-        existing = res.files.load(dataset["datasetArn"])
-        res.files.save(dataset["datasetArn"], merge(existing, frame, dataset["datasetType"], mode))
+    res.files.save(dataset["datasetArn"], frame, mode)
 
 
 def train_version(res: Resources, arn: str, group: str, config: TrainingConfig, mode: str,

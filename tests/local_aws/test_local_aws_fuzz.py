@@ -218,3 +218,77 @@ def test_no_mutated_filter_expression_gives_a_server_error(no_retries, make_data
         filter_cases(rng),
     )
     assert failures == []
+
+
+PARAM_FILTERS = [
+    "INCLUDE ItemID WHERE Items.A IN ($P) AND Items.PRICE < $P | EXCLUDE ItemID WHERE Items.A = $Q",
+    "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($P) IF CurrentUser.C IN ($Q)",
+    'INCLUDE ItemID WHERE Items.A IN ("x") IF CurrentUser.C >= $P',
+    "INCLUDE UserID WHERE Users.B IN ($P) OR Users.C > $Q",
+]
+FILTER_VALUE_SEEDS = ['"x"', '"x","y"', "1.5", "-3", '"a\\"b"', "*", "$P", "CurrentItem.D"]
+
+
+def filter_values_cases(rng: random.Random):
+    """Mostly maps of parameter names to mutated value strings; sometimes any JSON at all."""
+    for _ in range(CASES):
+        if rng.random() < 0.1:
+            yield random_json(rng)
+            continue
+        values = {}
+        for _ in range(rng.randrange(4)):
+            name = rng.choice(["P", "Q", "p", "$P", "", "P" * 60, "é"])
+            text = rng.choice(FILTER_VALUE_SEEDS)
+            values[name] = (
+                mutate_text(rng, text) if rng.random() < 0.3 else rng.choice([text, random_json(rng)])
+            )
+        yield values
+
+
+def test_no_filter_values_fail_other_than_as_invalid_input(tmp_path):
+    """Binding and applying fuzzed filterValues (what GetRecommendations and batch lines pass)
+    raises InvalidInput or nothing: anything else would be a 500 or a failed batch job."""
+    import numpy as np
+    import pandas as pd
+
+    from local_aws.personalize.errors import InvalidInput
+    from local_aws.personalize.filtering import FilterContext
+    from local_aws.personalize.imports import DatasetFiles
+    from local_aws.personalize.state import dataset_arn
+
+    group = "arn:aws:personalize:us-east-1:123456789012:dataset-group/fuzz"
+    files = DatasetFiles(tmp_path)
+    ids = [f"i{n}" for n in range(6)]
+    files.save(
+        dataset_arn(group, "ITEMS"),
+        pd.DataFrame({"ITEM_ID": ids, "A": ["x", "y|x", "z", "", "x", "1.5"], "PRICE": np.arange(6.0)}),
+    )
+    files.save(
+        dataset_arn(group, "USERS"),
+        pd.DataFrame({"USER_ID": ["u1", "u2"], "B": ["x", "y"], "C": ["1.5", "-3"]}),
+    )
+    files.save(
+        dataset_arn(group, "INTERACTIONS"),
+        pd.DataFrame(
+            {"USER_ID": ["u1", "u2"], "ITEM_ID": ["i1", "i2"], "EVENT_TYPE": ["x", "y"], "TIMESTAMP": [1, 2]}
+        ),
+    )
+    rng = random.Random(SEED)
+    expressions = PARAM_FILTERS + list(filter_cases(random.Random(SEED)))[:200]
+    failures = []
+    for values in filter_values_cases(rng):
+        expression = rng.choice(expressions)
+        target = "UserID" if "UserID" in expression else "ItemID"
+        try:
+            context = FilterContext(
+                files, {"datasetGroupArn": group, "filterExpression": expression}, values, target=target
+            )
+            if target == "UserID":
+                context.user_mask(np.array(["u1", "u2", "u3"]))
+            else:
+                context.mask(np.array(ids), "u1")
+        except InvalidInput:
+            pass
+        except Exception as exc:  # any other error would be a 500 or a failed job
+            failures.append((expression, values, repr(exc)))
+    assert failures == []
