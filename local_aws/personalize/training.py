@@ -12,6 +12,7 @@ the local service's older behaviour. Metrics follow the service's split (see
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ import scipy.sparse as sp
 
 from . import similarity
 from .errors import JobFailure
-from .metrics import segment_summary, summarise
+from .metrics import segment_metrics, summarise
 from .scoring import Model, recommend
 
 MIN_INTERACTIONS = 1000
@@ -283,7 +284,7 @@ def evaluate(config: TrainingConfig, data: Interactions,
 
 SEGMENT_TEST_SHARE = 0.2  # USER_SEGMENTATION: each user's newest 20% is the test set
 SEGMENT_TOP_USERS = 0.01  # K = the top 1% of users
-SEGMENT_ITEMS_PER_BLOCK = 64  # items scored against every user at once
+SEGMENT_ITEMS_PER_BLOCK = 32  # items scored against every user at once (a few MB per block)
 
 
 def evaluate_segments(config: TrainingConfig, data: Interactions) -> dict[str, float]:
@@ -301,24 +302,47 @@ def evaluate_segments(config: TrainingConfig, data: Interactions) -> dict[str, f
     train_mask = np.ones(len(data.users), dtype=bool)
     train_mask[test_rows] = False
     model = fit(config, data, train_mask)
-
-    actual: dict[int, set] = {}
-    for u, i in zip(data.users[test_rows].tolist(), data.items[test_rows].tolist(), strict=True):
-        actual.setdefault(i, set()).add(u)
-    items = np.fromiter(actual, dtype=np.int64, count=len(actual))
+    shape = (len(data.item_ids), len(data.user_ids))
+    actual = _item_users(data.items[test_rows], data.users[test_rows], shape)
+    known = _item_users(data.items[train_mask], data.users[train_mask], shape)
     k = max(1, int(np.ceil(SEGMENT_TOP_USERS * len(data.user_ids))))
-    pairs = (data.users[train_mask], data.items[train_mask])
-    shape = (len(data.user_ids), len(data.item_ids))
-    trained_with = sp.csc_matrix((np.ones(len(pairs[0])), pairs), shape=shape)
-    predicted: list[np.ndarray] = []
-    for block in np.array_split(items, max(1, -(-len(items) // SEGMENT_ITEMS_PER_BLOCK))):
-        scores = model.user_factors @ model.item_factors[block].T  # users x items
-        known = trained_with[:, block].tocoo()
-        scores[known.row, known.col] = -np.inf
-        top = np.argpartition(-scores, min(k, len(scores)) - 1, axis=0)[:k]
-        predicted.extend(top.T)
-    return segment_summary([p.tolist() for p in predicted], [actual[i] for i in items.tolist()],
-                           len(data.user_ids))
+    return _segment_scores(model, actual, known, k)
+
+
+def _item_users(items: np.ndarray, users: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Items x users, 1 where the user interacted with the item (repeats counted once)."""
+    matrix = sp.csr_matrix((np.ones(len(items), dtype=np.int8), (items, users)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
+def _segment_scores(model: Model, actual: sp.csr_matrix, known: sp.csr_matrix, k: int) -> dict[str, float]:
+    """``segment_summary`` without a Python set per item: blocks of test items are scored against
+    every user at once (threads share the blocks; numpy releases the GIL), the known users of an
+    item are left out, and the top k users are counted against the item's test users."""
+    items = np.flatnonzero(np.diff(actual.indptr))
+    hits = np.zeros(len(items), dtype=np.int64)
+    predicted = np.zeros(actual.shape[1], dtype=bool)
+    users_t = np.ascontiguousarray(model.user_factors.T)
+
+    def work(span: tuple[int, int]) -> None:
+        block = items[span[0]:span[1]]
+        rows = np.arange(len(block))
+        negated = -model.item_factors[block] @ users_t  # items x users; smallest = most affine
+        seen = known[block]
+        negated[np.repeat(rows, np.diff(seen.indptr)), seen.indices] = np.inf
+        top = np.argpartition(negated, min(k, negated.shape[1]) - 1, axis=1)[:, :k]
+        truth = actual[block].toarray().astype(bool)
+        hits[span[0]:span[1]] = np.take_along_axis(truth, top, axis=1).sum(axis=1)
+        predicted[top.ravel()] = True
+
+    spans = [(i, min(i + SEGMENT_ITEMS_PER_BLOCK, len(items)))
+             for i in range(0, len(items), SEGMENT_ITEMS_PER_BLOCK)]
+    with ThreadPoolExecutor(max(1, min(_threads(), len(spans)))) as pool:
+        list(pool.map(work, spans))
+    truth_sizes = np.diff(actual.indptr)[items]
+    return segment_metrics(hits.tolist(), truth_sizes.tolist(), int(predicted.sum()), actual.shape[1])
 
 
 def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL",

@@ -36,6 +36,31 @@ def test_segment_metrics_count_the_predicted_users_who_did_interact():
     assert summary == {"coverage": 0.5, "hit_at_k": 1.0, "recall_at_k": 0.25}
 
 
+def test_vectorised_segment_evaluation_matches_the_per_item_definition():
+    import scipy.sparse as sp
+
+    from local_aws.personalize.training import _segment_scores
+
+    model, _ = _model(n_users=400, n_items=60)
+    rng = np.random.default_rng(3)
+
+    def item_users(n):  # items x users, repeats included (counted once)
+        cells = (rng.integers(0, 60, n), rng.integers(0, 400, n))
+        return sp.csr_matrix((np.ones(n, dtype=np.int8), cells), shape=(60, 400))
+
+    actual, known = item_users(900), item_users(3000)
+    actual[7] = 0  # an item without test users is not queried
+    actual.eliminate_zeros()
+    k = 4
+    predicted, truths = [], []
+    for item in np.flatnonzero(np.diff(actual.indptr)):
+        scores = model.user_factors @ model.item_factors[item]
+        scores[known[item].indices] = -np.inf
+        predicted.append(np.argsort(-scores)[:k].tolist())
+        truths.append(set(actual[item].indices.tolist()))
+    assert _segment_scores(model, actual, known, k) == segment_summary(predicted, truths, n_users=400)
+
+
 def test_credential_scope():
     header = (
         "AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/personalize/aws4_request, "
