@@ -61,6 +61,21 @@ def test_vectorised_segment_evaluation_matches_the_per_item_definition():
     assert _segment_scores(model, actual, known, k) == segment_summary(predicted, truths, n_users=400)
 
 
+def test_segments_of_many_items_are_each_items_top_users():
+    from local_aws.personalize.segments import top_users_of
+
+    model, _ = _model(n_users=200, n_items=70)
+    allowed = np.arange(200) % 3 > 0
+    for mask in (None, allowed):
+        segments = top_users_of(model, model.item_factors, 6, mask)  # more items than one block
+        assert len(segments) == 70
+        for item, users in enumerate(segments):
+            scores = model.user_factors @ model.item_factors[item]
+            if mask is not None:
+                scores[~mask] = -np.inf
+            assert users == model.user_ids[np.argsort(-scores)[:6]].tolist()
+
+
 def test_credential_scope():
     header = (
         "AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/personalize/aws4_request, "
