@@ -11,7 +11,9 @@ the local service's older behaviour. Metrics follow the service's split (see
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -161,19 +163,48 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
         meta = similarity.item_metadata(items, data.item_ids) if similar else None
         model.related = similarity.related_items(matrix, meta)
     if config.recipe in FACTOR_RECIPES:
-        from implicit.cpu.als import AlternatingLeastSquares
-
         default_factors = int(min(64, max(8, shape[1] // 5)))
-        als = AlternatingLeastSquares(
-            factors=int(config.number("hidden_dimension", default_factors)),
-            regularization=config.number("als_regularization", 0.1),
-            iterations=int(config.number("als_iterations", 15)),
-            random_state=SPLIT_SEED, num_threads=_threads(), calculate_training_loss=False,
-        )
-        als.fit(matrix, show_progress=False)
-        model.user_factors = np.ascontiguousarray(als.user_factors, dtype=np.float32)
-        model.item_factors = np.ascontiguousarray(als.item_factors, dtype=np.float32)
+        settings = (int(config.number("hidden_dimension", default_factors)),
+                    config.number("als_regularization", 0.1), int(config.number("als_iterations", 15)))
+        model.user_factors, model.item_factors = als_factors(matrix, *settings)
     return model
+
+
+FITS_KEPT = 2  # ALS fits kept for reuse: the newest ones, a few dozen MB each at store size
+_fits: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # oldest first
+_fit_locks: dict[str, threading.Lock] = {}
+_fits_guard = threading.Lock()
+
+
+def als_factors(matrix: sp.csr_matrix, factors: int, regularization: float,
+                iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """(user, item) factors of an ALS fit; a fit of the same matrix with the same settings is reused,
+    so solutions trained on the same data (user-personalization, item-affinity) pay for one."""
+    digest = hashlib.blake2b(repr((matrix.shape, factors, regularization, iterations)).encode())
+    for part in (matrix.indptr, matrix.indices, matrix.data):
+        digest.update(np.ascontiguousarray(part).data)
+    key = digest.hexdigest()
+    with _fits_guard:
+        lock = _fit_locks.setdefault(key, threading.Lock())
+    with lock:  # the same fit asked for twice at once: the second waits for the first
+        with _fits_guard:
+            fitted = _fits.get(key)
+        if fitted is None:
+            from implicit.cpu.als import AlternatingLeastSquares
+
+            als = AlternatingLeastSquares(
+                factors=factors, regularization=regularization, iterations=iterations,
+                random_state=SPLIT_SEED, num_threads=_threads(), calculate_training_loss=False,
+            )
+            als.fit(matrix, show_progress=False)
+            fitted = (np.ascontiguousarray(als.user_factors, dtype=np.float32),
+                      np.ascontiguousarray(als.item_factors, dtype=np.float32))
+            with _fits_guard:
+                _fits[key] = fitted
+                while len(_fits) > FITS_KEPT:
+                    _fit_locks.pop(oldest := next(iter(_fits)), None)
+                    del _fits[oldest]
+    return fitted[0].copy(), fitted[1].copy()  # callers change their copy (evaluation folds users in)
 
 
 def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> Model:

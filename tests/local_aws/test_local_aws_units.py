@@ -76,6 +76,31 @@ def test_segments_of_many_items_are_each_items_top_users():
             assert users == model.user_ids[np.argsort(-scores)[:6]].tolist()
 
 
+def test_solutions_trained_on_the_same_data_share_one_als_fit():
+    import io
+
+    import pandas as pd
+
+    from local_aws.personalize import training
+    from local_aws.testing import synthetic_interactions_csv
+
+    frame = pd.read_csv(io.StringIO(synthetic_interactions_csv(n_users=60, n_items=80, per_user=20, seed=7)))
+    personalization = training.TrainingConfig(recipe="aws-user-personalization")
+    affinity = training.TrainingConfig(recipe="aws-item-affinity")
+    data = training.prepare(frame, personalization)
+    first = training.fit(personalization, data)
+    fits = dict(training._fits)
+    first.user_factors[:] = 0  # a caller's change stays in its copy
+    second = training.fit(affinity, training.prepare(frame, affinity))
+    assert training._fits.keys() == fits.keys()  # reused, not fitted again
+    assert all(training._fits[key] is fitted for key, fitted in fits.items())
+    assert second.user_factors.any() and second.user_factors.shape == (60, first.item_factors.shape[1])
+    assert np.array_equal(second.item_factors, first.item_factors)
+    fewer_iterations = training.TrainingConfig(recipe="aws-item-affinity", hyper={"als_iterations": "3"})
+    other = training.fit(fewer_iterations, data)
+    assert not np.array_equal(other.item_factors, first.item_factors)  # other settings: another fit
+
+
 def test_credential_scope():
     header = (
         "AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/personalize/aws4_request, "
