@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -376,10 +377,14 @@ def _segment_scores(model: Model, actual: sp.csr_matrix, known: sp.csr_matrix, k
     return segment_metrics(hits.tolist(), truth_sizes.tolist(), int(predicted.sum()), actual.shape[1])
 
 
+Prepared = Callable[[TrainingConfig], Interactions]  # FULL training's data, when the caller keeps it
+
+
 def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL",
-          previous: Model | None = None,
-          items: pd.DataFrame | None = None) -> tuple[Model, dict[str, float] | None]:
-    """Returns the final model and, for FULL training, the offline metrics."""
+          previous: Model | None = None, items: pd.DataFrame | None = None,
+          prepared: Prepared | None = None) -> tuple[Model, dict[str, float] | None]:
+    """Returns the final model and, for FULL training, the offline metrics (``prepared``, when
+    given, stands for ``prepare(frame, config)``)."""
     if config.recipe not in TRAINABLE_RECIPES:
         raise JobFailure(f"Recipe {config.recipe} is not supported by the local Personalize service; "
                          f"supported: {sorted(TRAINABLE_RECIPES)}.")
@@ -390,7 +395,7 @@ def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL"
         return refit_users(config, previous, data), None
     if config.recipe == "aws-similar-items" and (items is None or items.empty):
         raise JobFailure("aws-similar-items needs an Items dataset with data; import items first.")
-    data = prepare(frame, config)
+    data = prepared(config) if prepared is not None else prepare(frame, config)
     if config.recipe in SEGMENT_RECIPES:
         return fit(config, data), evaluate_segments(config, data)
     metrics = evaluate(config, data, items)
