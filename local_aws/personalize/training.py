@@ -11,9 +11,7 @@ the local service's older behaviour. Metrics follow the service's split (see
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import similarity
+from .als import als_factors, threads
 from .errors import JobFailure
 from .metrics import segment_metrics, summarise
 from .scoring import Model, recommend
@@ -138,10 +137,6 @@ def repeat_share(matrix: sp.csr_matrix, n_rows: int) -> float:
     return float((n_rows - matrix.nnz) / later) if later > 0 else 0.0
 
 
-def _threads() -> int:
-    return int(os.environ.get("LOCAL_PERSONALIZE_TRAIN_THREADS", os.cpu_count() or 1))
-
-
 def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None,
         items: pd.DataFrame | None = None) -> Model:
     """Train on the rows selected by ``mask`` (all rows when None); ``items`` = Items dataset."""
@@ -167,45 +162,8 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
         default_factors = int(min(64, max(8, shape[1] // 5)))
         settings = (int(config.number("hidden_dimension", default_factors)),
                     config.number("als_regularization", 0.1), int(config.number("als_iterations", 15)))
-        model.user_factors, model.item_factors = als_factors(matrix, *settings)
+        model.user_factors, model.item_factors = als_factors(matrix, *settings, seed=SPLIT_SEED)
     return model
-
-
-FITS_KEPT = 2  # ALS fits kept for reuse: the newest ones, a few dozen MB each at store size
-_fits: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # oldest first
-_fit_locks: dict[str, threading.Lock] = {}
-_fits_guard = threading.Lock()
-
-
-def als_factors(matrix: sp.csr_matrix, factors: int, regularization: float,
-                iterations: int) -> tuple[np.ndarray, np.ndarray]:
-    """(user, item) factors of an ALS fit; a fit of the same matrix with the same settings is reused,
-    so solutions trained on the same data (user-personalization, item-affinity) pay for one."""
-    digest = hashlib.blake2b(repr((matrix.shape, factors, regularization, iterations)).encode())
-    for part in (matrix.indptr, matrix.indices, matrix.data):
-        digest.update(np.ascontiguousarray(part).data)
-    key = digest.hexdigest()
-    with _fits_guard:
-        lock = _fit_locks.setdefault(key, threading.Lock())
-    with lock:  # the same fit asked for twice at once: the second waits for the first
-        with _fits_guard:
-            fitted = _fits.get(key)
-        if fitted is None:
-            from implicit.cpu.als import AlternatingLeastSquares
-
-            als = AlternatingLeastSquares(
-                factors=factors, regularization=regularization, iterations=iterations,
-                random_state=SPLIT_SEED, num_threads=_threads(), calculate_training_loss=False,
-            )
-            als.fit(matrix, show_progress=False)
-            fitted = (np.ascontiguousarray(als.user_factors, dtype=np.float32),
-                      np.ascontiguousarray(als.item_factors, dtype=np.float32))
-            with _fits_guard:
-                _fits[key] = fitted
-                while len(_fits) > FITS_KEPT:
-                    _fit_locks.pop(oldest := next(iter(_fits)), None)
-                    del _fits[oldest]
-    return fitted[0].copy(), fitted[1].copy()  # callers change their copy (evaluation folds users in)
 
 
 def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> Model:
@@ -223,7 +181,7 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
     item_factors = np.zeros((shape[1], factors), dtype=np.float32)
     item_factors[: len(previous.item_ids)] = previous.item_factors
     als = AlternatingLeastSquares(factors=factors, regularization=config.number("als_regularization", 0.1),
-                                  num_threads=_threads())
+                                  num_threads=threads())
     als.item_factors = item_factors
     user_factors = als.recalculate_user(np.arange(shape[0]), matrix)
     return Model(
@@ -246,7 +204,7 @@ def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, ro
     if model.user_factors is not None:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        als = AlternatingLeastSquares(factors=model.item_factors.shape[1], num_threads=_threads(),
+        als = AlternatingLeastSquares(factors=model.item_factors.shape[1], num_threads=threads(),
                                       regularization=config.number("als_regularization", 0.1))
         als.item_factors = model.item_factors
         model.user_factors[test_users] = als.recalculate_user(test_users, inputs[test_users])
@@ -371,7 +329,7 @@ def _segment_scores(model: Model, actual: sp.csr_matrix, known: sp.csr_matrix, k
 
     spans = [(i, min(i + SEGMENT_ITEMS_PER_BLOCK, len(items)))
              for i in range(0, len(items), SEGMENT_ITEMS_PER_BLOCK)]
-    with ThreadPoolExecutor(max(1, min(_threads(), len(spans)))) as pool:
+    with ThreadPoolExecutor(max(1, min(threads(), len(spans)))) as pool:
         list(pool.map(work, spans))
     truth_sizes = np.diff(actual.indptr)[items]
     return segment_metrics(hits.tolist(), truth_sizes.tolist(), int(predicted.sum()), actual.shape[1])

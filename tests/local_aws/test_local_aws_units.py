@@ -81,7 +81,7 @@ def test_solutions_trained_on_the_same_data_share_one_als_fit():
 
     import pandas as pd
 
-    from local_aws.personalize import training
+    from local_aws.personalize import als, training
     from local_aws.testing import synthetic_interactions_csv
 
     frame = pd.read_csv(io.StringIO(synthetic_interactions_csv(n_users=60, n_items=80, per_user=20, seed=7)))
@@ -89,11 +89,11 @@ def test_solutions_trained_on_the_same_data_share_one_als_fit():
     affinity = training.TrainingConfig(recipe="aws-item-affinity")
     data = training.prepare(frame, personalization)
     first = training.fit(personalization, data)
-    fits = dict(training._fits)
+    fits = dict(als._fits)
     first.user_factors[:] = 0  # a caller's change stays in its copy
     second = training.fit(affinity, training.prepare(frame, affinity))
-    assert training._fits.keys() == fits.keys()  # reused, not fitted again
-    assert all(training._fits[key] is fitted for key, fitted in fits.items())
+    assert als._fits.keys() == fits.keys()  # reused, not fitted again
+    assert all(als._fits[key] is fitted for key, fitted in fits.items())
     assert second.user_factors.any() and second.user_factors.shape == (60, first.item_factors.shape[1])
     assert np.array_equal(second.item_factors, first.item_factors)
     fewer_iterations = training.TrainingConfig(recipe="aws-item-affinity", hyper={"als_iterations": "3"})
