@@ -64,12 +64,19 @@ SEGMENT_METRIC_NAMES = ("coverage", "hit_at_k", "recall_at_k")
 def segment_summary(predicted: list[Sequence], actual: list[set], n_users: int) -> dict[str, float]:
     """Per queried item: hits = predicted top-K users who did interact with it in the test set,
     recall = hits / those users; both averaged over items; coverage = distinct users predicted / all."""
-    if not predicted:
-        return dict.fromkeys(SEGMENT_METRIC_NAMES, 0.0)
     hits = [len(set(users) & truth) for users, truth in zip(predicted, actual, strict=True)]
+    predicted_users = len({u for users in predicted for u in users})
+    return segment_metrics(hits, [len(truth) for truth in actual], predicted_users, n_users)
+
+
+def segment_metrics(hits: Sequence[int], truth_sizes: Sequence[int], predicted_users: int,
+                    n_users: int) -> dict[str, float]:
+    """``segment_summary`` from counts: what a vectorised evaluation computes without sets."""
+    if not len(hits):
+        return dict.fromkeys(SEGMENT_METRIC_NAMES, 0.0)
     out = {
         "hit_at_k": sum(hits) / len(hits),
-        "recall_at_k": sum(h / len(truth) for h, truth in zip(hits, actual, strict=True)) / len(hits),
-        "coverage": len({u for users in predicted for u in users}) / n_users if n_users else 0.0,
+        "recall_at_k": sum(h / size for h, size in zip(hits, truth_sizes, strict=True)) / len(hits),
+        "coverage": predicted_users / n_users if n_users else 0.0,
     }
     return {name: round(float(out[name]), 4) for name in SEGMENT_METRIC_NAMES}

@@ -96,10 +96,13 @@ def answer(model: Model, queries: list[dict], k: int, masks: Masks | None = None
     rows = model.user_index([q["userId"] for q in queries])
     items, scores, valid = recommend(model, rows, k, allowed=None if masks is None else masks.rows)
     names = model.item_ids[items]
-    out: list = []
-    for j in range(len(queries)):
-        out.append((names[j][valid[j]].tolist(), scores[j][valid[j]].tolist() if model.has_scores else None))
-    return out
+    name_rows = names.tolist()  # one conversion for the batch; rows with invalid entries are cut below
+    score_rows = scores.tolist() if model.has_scores else [None] * len(queries)
+    for j in np.flatnonzero(~valid.all(axis=1)).tolist():
+        name_rows[j] = names[j][valid[j]].tolist()
+        if model.has_scores:
+            score_rows[j] = scores[j][valid[j]].tolist()
+    return list(zip(name_rows, score_rows, strict=True))
 
 
 def _keep(items: np.ndarray, valid: np.ndarray, mask: np.ndarray | None, k: int) -> np.ndarray:

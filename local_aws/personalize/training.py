@@ -12,6 +12,8 @@ the local service's older behaviour. Metrics follow the service's split (see
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,8 +21,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import similarity
+from .als import als_factors, threads
 from .errors import JobFailure
-from .metrics import segment_summary, summarise
+from .metrics import segment_metrics, summarise
 from .scoring import Model, recommend
 
 MIN_INTERACTIONS = 1000
@@ -134,10 +137,6 @@ def repeat_share(matrix: sp.csr_matrix, n_rows: int) -> float:
     return float((n_rows - matrix.nnz) / later) if later > 0 else 0.0
 
 
-def _threads() -> int:
-    return int(os.environ.get("LOCAL_PERSONALIZE_TRAIN_THREADS", os.cpu_count() or 1))
-
-
 def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None,
         items: pd.DataFrame | None = None) -> Model:
     """Train on the rows selected by ``mask`` (all rows when None); ``items`` = Items dataset."""
@@ -160,18 +159,10 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
         meta = similarity.item_metadata(items, data.item_ids) if similar else None
         model.related = similarity.related_items(matrix, meta)
     if config.recipe in FACTOR_RECIPES:
-        from implicit.cpu.als import AlternatingLeastSquares
-
         default_factors = int(min(64, max(8, shape[1] // 5)))
-        als = AlternatingLeastSquares(
-            factors=int(config.number("hidden_dimension", default_factors)),
-            regularization=config.number("als_regularization", 0.1),
-            iterations=int(config.number("als_iterations", 15)),
-            random_state=SPLIT_SEED, num_threads=_threads(), calculate_training_loss=False,
-        )
-        als.fit(matrix, show_progress=False)
-        model.user_factors = np.ascontiguousarray(als.user_factors, dtype=np.float32)
-        model.item_factors = np.ascontiguousarray(als.item_factors, dtype=np.float32)
+        settings = (int(config.number("hidden_dimension", default_factors)),
+                    config.number("als_regularization", 0.1), int(config.number("als_iterations", 15)))
+        model.user_factors, model.item_factors = als_factors(matrix, *settings, seed=SPLIT_SEED)
     return model
 
 
@@ -190,7 +181,7 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
     item_factors = np.zeros((shape[1], factors), dtype=np.float32)
     item_factors[: len(previous.item_ids)] = previous.item_factors
     als = AlternatingLeastSquares(factors=factors, regularization=config.number("als_regularization", 0.1),
-                                  num_threads=_threads())
+                                  num_threads=threads())
     als.item_factors = item_factors
     user_factors = als.recalculate_user(np.arange(shape[0]), matrix)
     return Model(
@@ -213,7 +204,7 @@ def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, ro
     if model.user_factors is not None:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        als = AlternatingLeastSquares(factors=model.item_factors.shape[1], num_threads=_threads(),
+        als = AlternatingLeastSquares(factors=model.item_factors.shape[1], num_threads=threads(),
                                       regularization=config.number("als_regularization", 0.1))
         als.item_factors = model.item_factors
         model.user_factors[test_users] = als.recalculate_user(test_users, inputs[test_users])
@@ -283,7 +274,7 @@ def evaluate(config: TrainingConfig, data: Interactions,
 
 SEGMENT_TEST_SHARE = 0.2  # USER_SEGMENTATION: each user's newest 20% is the test set
 SEGMENT_TOP_USERS = 0.01  # K = the top 1% of users
-SEGMENT_ITEMS_PER_BLOCK = 64  # items scored against every user at once
+SEGMENT_ITEMS_PER_BLOCK = 32  # items scored against every user at once (a few MB per block)
 
 
 def evaluate_segments(config: TrainingConfig, data: Interactions) -> dict[str, float]:
@@ -301,30 +292,57 @@ def evaluate_segments(config: TrainingConfig, data: Interactions) -> dict[str, f
     train_mask = np.ones(len(data.users), dtype=bool)
     train_mask[test_rows] = False
     model = fit(config, data, train_mask)
-
-    actual: dict[int, set] = {}
-    for u, i in zip(data.users[test_rows].tolist(), data.items[test_rows].tolist(), strict=True):
-        actual.setdefault(i, set()).add(u)
-    items = np.fromiter(actual, dtype=np.int64, count=len(actual))
+    shape = (len(data.item_ids), len(data.user_ids))
+    actual = _item_users(data.items[test_rows], data.users[test_rows], shape)
+    known = _item_users(data.items[train_mask], data.users[train_mask], shape)
     k = max(1, int(np.ceil(SEGMENT_TOP_USERS * len(data.user_ids))))
-    pairs = (data.users[train_mask], data.items[train_mask])
-    shape = (len(data.user_ids), len(data.item_ids))
-    trained_with = sp.csc_matrix((np.ones(len(pairs[0])), pairs), shape=shape)
-    predicted: list[np.ndarray] = []
-    for block in np.array_split(items, max(1, -(-len(items) // SEGMENT_ITEMS_PER_BLOCK))):
-        scores = model.user_factors @ model.item_factors[block].T  # users x items
-        known = trained_with[:, block].tocoo()
-        scores[known.row, known.col] = -np.inf
-        top = np.argpartition(-scores, min(k, len(scores)) - 1, axis=0)[:k]
-        predicted.extend(top.T)
-    return segment_summary([p.tolist() for p in predicted], [actual[i] for i in items.tolist()],
-                           len(data.user_ids))
+    return _segment_scores(model, actual, known, k)
+
+
+def _item_users(items: np.ndarray, users: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Items x users, 1 where the user interacted with the item (repeats counted once)."""
+    matrix = sp.csr_matrix((np.ones(len(items), dtype=np.int8), (items, users)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
+def _segment_scores(model: Model, actual: sp.csr_matrix, known: sp.csr_matrix, k: int) -> dict[str, float]:
+    """``segment_summary`` without a Python set per item: blocks of test items are scored against
+    every user at once (threads share the blocks; numpy releases the GIL), the known users of an
+    item are left out, and the top k users are counted against the item's test users."""
+    items = np.flatnonzero(np.diff(actual.indptr))
+    hits = np.zeros(len(items), dtype=np.int64)
+    predicted = np.zeros(actual.shape[1], dtype=bool)
+    users_t = np.ascontiguousarray(model.user_factors.T)
+
+    def work(span: tuple[int, int]) -> None:
+        block = items[span[0]:span[1]]
+        rows = np.arange(len(block))
+        negated = -model.item_factors[block] @ users_t  # items x users; smallest = most affine
+        seen = known[block]
+        negated[np.repeat(rows, np.diff(seen.indptr)), seen.indices] = np.inf
+        top = np.argpartition(negated, min(k, negated.shape[1]) - 1, axis=1)[:, :k]
+        truth = actual[block].toarray().astype(bool)
+        hits[span[0]:span[1]] = np.take_along_axis(truth, top, axis=1).sum(axis=1)
+        predicted[top.ravel()] = True
+
+    spans = [(i, min(i + SEGMENT_ITEMS_PER_BLOCK, len(items)))
+             for i in range(0, len(items), SEGMENT_ITEMS_PER_BLOCK)]
+    with ThreadPoolExecutor(max(1, min(threads(), len(spans)))) as pool:
+        list(pool.map(work, spans))
+    truth_sizes = np.diff(actual.indptr)[items]
+    return segment_metrics(hits.tolist(), truth_sizes.tolist(), int(predicted.sum()), actual.shape[1])
+
+
+Prepared = Callable[[TrainingConfig], Interactions]  # FULL training's data, when the caller keeps it
 
 
 def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL",
-          previous: Model | None = None,
-          items: pd.DataFrame | None = None) -> tuple[Model, dict[str, float] | None]:
-    """Returns the final model and, for FULL training, the offline metrics."""
+          previous: Model | None = None, items: pd.DataFrame | None = None,
+          prepared: Prepared | None = None) -> tuple[Model, dict[str, float] | None]:
+    """Returns the final model and, for FULL training, the offline metrics (``prepared``, when
+    given, stands for ``prepare(frame, config)``)."""
     if config.recipe not in TRAINABLE_RECIPES:
         raise JobFailure(f"Recipe {config.recipe} is not supported by the local Personalize service; "
                          f"supported: {sorted(TRAINABLE_RECIPES)}.")
@@ -335,7 +353,7 @@ def train(frame: pd.DataFrame | None, config: TrainingConfig, mode: str = "FULL"
         return refit_users(config, previous, data), None
     if config.recipe == "aws-similar-items" and (items is None or items.empty):
         raise JobFailure("aws-similar-items needs an Items dataset with data; import items first.")
-    data = prepare(frame, config)
+    data = prepared(config) if prepared is not None else prepare(frame, config)
     if config.recipe in SEGMENT_RECIPES:
         return fit(config, data), evaluate_segments(config, data)
     metrics = evaluate(config, data, items)

@@ -9,6 +9,7 @@ arguments with ``functools.partial``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -16,14 +17,14 @@ import numpy as np
 
 from . import batch, checks
 from .filtering import FilterContext, values_key
-from .imports import read_location, validate
+from .imports import DatasetFiles, read_location, validate
 from .jobs import Work
 from .recipes import recipe_name
 from .resources import Resources
 from .schemas import parse_schema
 from .segments import segment_lines
 from .state import ACTIVE, CREATE_FAILED, UPDATE_IN_PROGRESS, dataset_arn, now
-from .training import TrainingConfig, train
+from .training import Interactions, TrainingConfig, prepare, train
 
 
 def body_for(res: Resources, kind: str, record: dict[str, Any]) -> Work | None:
@@ -106,12 +107,32 @@ def train_version(res: Resources, arn: str, group: str, config: TrainingConfig, 
     started = time.monotonic()
     previous_model = res.load_model(previous_arn) if mode == "UPDATE" else None
     items = res.files.load(dataset_arn(group, "ITEMS")) if config.recipe == "aws-similar-items" else None
-    model, metrics = train(res.files.load(dataset_arn(group, "INTERACTIONS")), config, mode,
-                           previous_model, items)
+    interactions = dataset_arn(group, "INTERACTIONS")
+    if mode == "UPDATE":  # keeps the previous model's item order: prepared for this version alone
+        model, metrics = train(res.files.load(interactions), config, mode, previous_model, items)
+    else:
+        model, metrics = train(None, config, mode, items=items,
+                               prepared=partial(prepared_interactions, res.files, interactions))
     model.save(res.model_path(arn))
     if metrics is None:  # UPDATE keeps the metrics of the version it builds on
         metrics = res.store.get("solution-version", previous_arn).get("_metrics", {})
     return {"trainingHours": round((time.monotonic() - started) / 3600, 6), "_metrics": metrics}
+
+
+_PREPARERS: dict[tuple, Callable] = {}  # one per (event type, value threshold): the files' cache key
+
+
+def prepared_interactions(files: DatasetFiles, interactions_arn: str, config: TrainingConfig) -> Interactions:
+    """The interactions as ``training.prepare`` makes them for ``config``, parsed once per version of
+    the data: the solutions of a group (and the popularity baseline) train on the same file."""
+    key = (config.event_type, config.event_value_threshold)
+    derive = _PREPARERS.setdefault(key, partial(_prepare, *key))
+    data = files.cached(interactions_arn, derive)
+    return data if data is not None else prepare(None, config)  # no data: prepare says so
+
+
+def _prepare(event_type: str | None, threshold: float | None, frame) -> Interactions:
+    return prepare(frame, TrainingConfig(recipe="", event_type=event_type, event_value_threshold=threshold))
 
 
 def remove_models(res: Resources, version_arns: set[str]) -> None:

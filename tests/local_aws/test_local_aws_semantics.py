@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from local_aws.personalize.errors import InvalidInput
+from local_aws.personalize.errors import InvalidInput, JobFailure
 from local_aws.personalize.filter_masks import query_masks
 from local_aws.personalize.filtering import FilterContext
 from local_aws.personalize.imports import DatasetFiles
@@ -261,3 +261,22 @@ def test_appended_events_reach_training_and_filters_without_rewriting_the_datase
     assert "brand-new" in data.item_ids.tolist() and len(data.users) == rows + 3
     files.save(arn, files.bulk(arn))  # an import folds the log in
     assert not files.log_path(arn).exists() and len(files.load(arn)) == rows + 3
+
+
+def test_trainings_on_one_version_of_the_data_prepare_it_once(tmp_path):
+    from local_aws.personalize.work import prepared_interactions
+
+    files = DatasetFiles(tmp_path)
+    arn = dataset_arn(GROUP, "INTERACTIONS")
+    frame = pd.read_csv(io.StringIO(synthetic_interactions_csv(n_users=80, n_items=80, per_user=20, seed=2)))
+    files.save(arn, frame)
+    first = prepared_interactions(files, arn, TrainingConfig(recipe="aws-user-personalization"))
+    assert prepared_interactions(files, arn, TrainingConfig(recipe="aws-item-affinity")) is first
+    views = prepared_interactions(files, arn, TrainingConfig(recipe="aws-item-affinity", event_type="click"))
+    assert views is not first and len(views.users) == int((frame["EVENT_TYPE"] == "click").sum())
+    files.save(arn, frame.iloc[:-5])  # a new version of the data is prepared again
+    again = prepared_interactions(files, arn, TrainingConfig(recipe="aws-user-personalization"))
+    assert len(again.users) == len(first.users) - 5
+    empty = dataset_arn(GROUP.replace("/sem", "/none"), "INTERACTIONS")
+    with pytest.raises(JobFailure, match="no interactions data"):
+        prepared_interactions(files, empty, TrainingConfig(recipe="aws-user-personalization"))

@@ -36,6 +36,71 @@ def test_segment_metrics_count_the_predicted_users_who_did_interact():
     assert summary == {"coverage": 0.5, "hit_at_k": 1.0, "recall_at_k": 0.25}
 
 
+def test_vectorised_segment_evaluation_matches_the_per_item_definition():
+    import scipy.sparse as sp
+
+    from local_aws.personalize.training import _segment_scores
+
+    model, _ = _model(n_users=400, n_items=60)
+    rng = np.random.default_rng(3)
+
+    def item_users(n):  # items x users, repeats included (counted once)
+        cells = (rng.integers(0, 60, n), rng.integers(0, 400, n))
+        return sp.csr_matrix((np.ones(n, dtype=np.int8), cells), shape=(60, 400))
+
+    actual, known = item_users(900), item_users(3000)
+    actual[7] = 0  # an item without test users is not queried
+    actual.eliminate_zeros()
+    k = 4
+    predicted, truths = [], []
+    for item in np.flatnonzero(np.diff(actual.indptr)):
+        scores = model.user_factors @ model.item_factors[item]
+        scores[known[item].indices] = -np.inf
+        predicted.append(np.argsort(-scores)[:k].tolist())
+        truths.append(set(actual[item].indices.tolist()))
+    assert _segment_scores(model, actual, known, k) == segment_summary(predicted, truths, n_users=400)
+
+
+def test_segments_of_many_items_are_each_items_top_users():
+    from local_aws.personalize.segments import top_users_of
+
+    model, _ = _model(n_users=200, n_items=70)
+    allowed = np.arange(200) % 3 > 0
+    for mask in (None, allowed):
+        segments = top_users_of(model, model.item_factors, 6, mask)  # more items than one block
+        assert len(segments) == 70
+        for item, users in enumerate(segments):
+            scores = model.user_factors @ model.item_factors[item]
+            if mask is not None:
+                scores[~mask] = -np.inf
+            assert users == model.user_ids[np.argsort(-scores)[:6]].tolist()
+
+
+def test_solutions_trained_on_the_same_data_share_one_als_fit():
+    import io
+
+    import pandas as pd
+
+    from local_aws.personalize import als, training
+    from local_aws.testing import synthetic_interactions_csv
+
+    frame = pd.read_csv(io.StringIO(synthetic_interactions_csv(n_users=60, n_items=80, per_user=20, seed=7)))
+    personalization = training.TrainingConfig(recipe="aws-user-personalization")
+    affinity = training.TrainingConfig(recipe="aws-item-affinity")
+    data = training.prepare(frame, personalization)
+    first = training.fit(personalization, data)
+    fits = dict(als._fits)
+    first.user_factors[:] = 0  # a caller's change stays in its copy
+    second = training.fit(affinity, training.prepare(frame, affinity))
+    assert als._fits.keys() == fits.keys()  # reused, not fitted again
+    assert all(als._fits[key] is fitted for key, fitted in fits.items())
+    assert second.user_factors.any() and second.user_factors.shape == (60, first.item_factors.shape[1])
+    assert np.array_equal(second.item_factors, first.item_factors)
+    fewer_iterations = training.TrainingConfig(recipe="aws-item-affinity", hyper={"als_iterations": "3"})
+    other = training.fit(fewer_iterations, data)
+    assert not np.array_equal(other.item_factors, first.item_factors)  # other settings: another fit
+
+
 def test_credential_scope():
     header = (
         "AWS4-HMAC-SHA256 Credential=testing/20250101/eu-west-1/personalize/aws4_request, "
