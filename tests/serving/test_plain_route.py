@@ -3,6 +3,8 @@ reject and document its parameters as FastAPI did."""
 
 from __future__ import annotations
 
+import json
+
 from api_testdata import PERSONAL
 
 
@@ -33,3 +35,22 @@ def test_the_docs_describe_its_parameters_and_response(client):
     assert (n["schema"]["minimum"], n["schema"]["maximum"], n["schema"]["default"]) == (1, 500, 10)
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/Recommendations"}
+
+
+def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
+    from serving.app import _answer_json
+    from serving.models import Item, Recommendations
+
+    values = [("p-ü", 0.25), ("p2", None), ("p3", float("nan")), ("p4", float("inf")), ("p5", 1e-300)]
+    served = {
+        "recommendation_id": "r1",
+        "source": "personalized",
+        "cache_load_id": 7,
+        "experiment": "e",
+        "variant": "v",
+        "degraded": False,
+    }
+    body = json.loads(_answer_json(served, "user_id", "c-\u2603", values).body)
+    items = [Item(item_id=item, score=score) for item, score in values]
+    model = Recommendations(user_id="c-\u2603", items=items, **served)
+    assert body == json.loads(model.model_dump_json())
