@@ -24,6 +24,13 @@ class RecommendationRequest(_Body):
     num_results: StrictInt = Field(10, ge=1, le=MAX_RESULTS)
 
 
+class RecommendationQuery(_Body):
+    """GET /recommendations/{user_id}: its path and query parameters (checked by serving.plain_route)."""
+
+    user_id: Id
+    n: int = Field(10, ge=1, le=MAX_RESULTS)
+
+
 class EventIn(_Body):
     user_id: Id
     item_id: Id

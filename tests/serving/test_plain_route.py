@@ -1,0 +1,56 @@
+"""GET /recommendations/{user_id} runs outside FastAPI's dependency injection: it must still read,
+reject and document its parameters as FastAPI did."""
+
+from __future__ import annotations
+
+import json
+
+from api_testdata import PERSONAL
+
+
+def test_a_repeated_parameter_takes_its_last_value_as_fastapi_did(client):
+    body = client.get("/recommendations/srv-c1?n=1&n=2").json()
+    assert [item["item_id"] for item in body["items"]] == PERSONAL["srv-c1"][:2]
+
+
+def test_a_percent_encoded_user_id_is_decoded(client):
+    body = client.get("/recommendations/srv%2Dc1", params={"n": "3"}).json()
+    assert body["user_id"] == "srv-c1" and len(body["items"]) == 3
+
+
+def test_rejections_carry_fastapis_messages(client):
+    errors = client.get("/recommendations/srv-c1", params={"n": "0"}).json()["errors"]
+    assert errors == [{"field": "query.n", "message": "Input should be greater than or equal to 1"}]
+    both = client.get(f"/recommendations/{'x' * 257}", params={"n": "ten"}).json()["errors"]
+    assert [problem["field"] for problem in both] == ["path.user_id", "query.n"]
+
+
+def test_the_docs_describe_its_parameters_and_response(client):
+    operation = client.get("/openapi.json").json()["paths"]["/recommendations/{user_id}"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert parameters["user_id"]["in"] == "path" and parameters["user_id"]["required"] is True
+    assert parameters["user_id"]["schema"]["maxLength"] == 256
+    n = parameters["n"]
+    assert n["in"] == "query" and n["required"] is False
+    assert (n["schema"]["minimum"], n["schema"]["maximum"], n["schema"]["default"]) == (1, 500, 10)
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Recommendations"}
+
+
+def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
+    from serving.app import _answer_json
+    from serving.models import Item, Recommendations
+
+    values = [("p-ü", 0.25), ("p2", None), ("p3", float("nan")), ("p4", float("inf")), ("p5", 1e-300)]
+    served = {
+        "recommendation_id": "r1",
+        "source": "personalized",
+        "cache_load_id": 7,
+        "experiment": "e",
+        "variant": "v",
+        "degraded": False,
+    }
+    body = json.loads(_answer_json(served, "user_id", "c-\u2603", values).body)
+    items = [Item(item_id=item, score=score) for item, score in values]
+    model = Recommendations(user_id="c-\u2603", items=items, **served)
+    assert body == json.loads(model.model_dump_json())
