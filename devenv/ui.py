@@ -2,7 +2,8 @@
 The Airflow UI on the demo setup: private PostgreSQL, local endpoint on 127.0.0.1:4566, and
 Airflow's components on loopback only (devenv.airflow_services).
 
-Stops everything it started on Ctrl-C, SIGTERM or SIGHUP (see devenv.process_tree).
+Stops everything it started on Ctrl-C, SIGTERM or SIGHUP (see devenv.process_tree); restarts the
+endpoint if it exits meanwhile (devenv.endpoint_supervisor).
 Loads the demo data if the store is empty.
 """
 
@@ -34,10 +35,11 @@ def main() -> int:
 
         datagen.load(db_url, datagen.generate("demo"))
 
-    from local_aws.testing import running_endpoint
+    from devenv.endpoint_supervisor import supervised_endpoint
 
     step = float(os.environ.get("LOCAL_PERSONALIZE_STEP_SECONDS", STEP_SECONDS))
-    with running_endpoint(LOCAL_DIR / "aws", step_seconds=step, port=PORT) as endpoint:
+    # Started again if it exits, resuming its jobs, as long as this command runs.
+    with supervised_endpoint(LOCAL_DIR / "aws", step_seconds=step, port=PORT) as endpoint:
         from devenv.airflow_cli import configure_local
         from devenv.airflow_env import migrate
         from devenv.demo import create_bucket

@@ -86,3 +86,39 @@ def test_every_socket_is_on_loopback_and_stop_leaves_nothing(airflow_env):
         stop_tree(root, grace=30)
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert alive == []
+
+
+SLOW_API_SERVER = """
+import http.server, sys, time
+class Healthy(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+time.sleep(3)  # as the real one: seconds of imports before it listens
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Healthy).serve_forever()
+"""
+API_ANSWERS = """
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=5)
+    print("answered", file=open(sys.argv[2], "a"))
+except OSError as error:
+    print(f"refused: {error}", file=open(sys.argv[2], "a"))
+"""
+
+
+def test_the_other_components_start_once_the_api_server_answers(monkeypatch, tmp_path):
+    """Workers the scheduler starts report to the API server: none may start before it answers."""
+    from devenv import airflow_services
+
+    port, seen = _free_port(), tmp_path / "seen"
+    probe = [sys.executable, "-c", API_ANSWERS, str(port), str(seen)]
+    fake = {
+        "api-server": [sys.executable, "-c", SLOW_API_SERVER, str(port)],
+        "scheduler": probe,
+        "triggerer": probe,
+    }
+    monkeypatch.setattr(airflow_services, "commands", lambda host, port: fake)
+    monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
+    assert airflow_services.main() == 1  # the probes exit, which stops the rest
+    assert seen.read_text().splitlines() == ["answered", "answered"]
