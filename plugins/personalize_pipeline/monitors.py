@@ -207,20 +207,24 @@ def check_coverage(
 
     schema = cfg.cache_schema
     current: dict = {"load_id": load["load_id"], "cache_name": cache}
-    with connect(cfg.connections.cache_db) as conn, conn.transaction():
-        conn.execute(compose("monitoring/setup.sql", schema=schema))
-        active = (None, None)
-        if per_user:
-            window = {"start": end - timedelta(days=cfg.monitoring.active_days), "end": end}
-            snapshot = (schema, load["snapshot_table"])
-            sql = compose("monitoring/active_customers.sql", snapshot=snapshot, key="user_id")
-            active = conn.execute(sql, window).fetchone()
-        current["active_customers"], current["covered_customers"] = active
-        sql = compose("monitoring/catalogue.sql", view=(schema, cache), item=item_column)
-        current["catalogue"], current["covered_items"] = conn.execute(sql).fetchone()
-        cursor = conn.execute(compose("monitoring/record_coverage.sql", schema=schema), current)
-        row = cursor.fetchone()
-        previous = dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
+    with connect(cfg.connections.cache_db) as conn:
+        # The setup's DDL runs in its own transaction: inside the measuring one, two caches' checks
+        # deadlocked (each held the index statement's share lock on the table and wanted to insert).
+        with conn.transaction():
+            conn.execute(compose("monitoring/setup.sql", schema=schema))
+        with conn.transaction():
+            active = (None, None)
+            if per_user:
+                window = {"start": end - timedelta(days=cfg.monitoring.active_days), "end": end}
+                snapshot = (schema, load["snapshot_table"])
+                sql = compose("monitoring/active_customers.sql", snapshot=snapshot, key="user_id")
+                active = conn.execute(sql, window).fetchone()
+            current["active_customers"], current["covered_customers"] = active
+            sql = compose("monitoring/catalogue.sql", view=(schema, cache), item=item_column)
+            current["catalogue"], current["covered_items"] = conn.execute(sql).fetchone()
+            cursor = conn.execute(compose("monitoring/record_coverage.sql", schema=schema), current)
+            row = cursor.fetchone()
+            previous = dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
     log.info("Coverage of %s: %s (previous load: %s)", cache, current, previous)
     return coverage_problems(cache, current, previous, cfg.monitoring)
 

@@ -45,14 +45,14 @@ def _keys(s3, bucket: str) -> set[str]:
     return {o["Key"] for o in listed.get("Contents", [])}
 
 
-def _run(**conf):
+def _run(logical_date=datetime(2030, 1, 6, tzinfo=UTC), **conf):
     from airflow.dag_processing.dagbag import DagBag
 
     from devenv.postgres import REPO_ROOT
 
     dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("personalize_cleanup")
     # Run as of a date well after the files were written, so the run files are past retention.
-    return dag.test(logical_date=datetime(2030, 1, 6, tzinfo=UTC), run_conf=conf)
+    return dag.test(logical_date=logical_date, run_conf=conf)
 
 
 def test_dry_run_removes_nothing_and_a_run_applies_retention(configured, aws_clients):
@@ -77,3 +77,10 @@ def test_dry_run_removes_nothing_and_a_run_applies_retention(configured, aws_cli
         for slug in ("interactions", "items", "users")
         for folder, ext in (("datasets", "csv"), ("reports", "json"))
     } | {f"{PREFIX}/runs/some_dag/run_1/a/input.json"}
+
+
+def test_a_run_without_logical_date_prunes_as_of_its_trigger_time(configured, aws_clients):
+    """``airflow dags trigger`` without --logical-date gives no data interval; the run still prunes."""
+    run = _run(logical_date=None, dry_run=True)
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["prune_s3"] == "success", states

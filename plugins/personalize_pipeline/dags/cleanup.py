@@ -56,6 +56,10 @@ def prune_s3(pipeline: str, params: dict, data_interval_end=None) -> dict:
     cfg = load_pipeline(pipeline)
     s3 = S3Hook(aws_conn_id=cfg.connections.aws)
     removed = prune_exports(cfg, s3, dry_run=params["dry_run"])
+    if data_interval_end is None:  # triggered without a logical date: prune as of the trigger time
+        from airflow.sdk import get_current_context
+
+        data_interval_end = get_current_context()["dag_run"].run_after
     runs = prune_run_files(cfg, s3, now=data_interval_end, dry_run=params["dry_run"])
     return {"exports": removed, "run_files": runs, "dry_run": params["dry_run"]}
 
