@@ -99,18 +99,18 @@ def test_live_events_fold_in_with_the_models_alpha():
     model = Model(
         recipe=UP,
         user_ids=np.array(["u"]),
-        item_ids=np.array(["a", "b", "c"]),
-        popularity=np.ones(3),
+        item_ids=np.array([f"i{n}" for n in range(12)]),
+        popularity=np.ones(12),
         seen_indptr=np.array([0, 2]),
         seen_indices=np.array([0, 1]),
-        user_factors=rng.normal(size=(1, 4)).astype(np.float32),
-        item_factors=rng.normal(size=(3, 4)).astype(np.float32),
+        user_factors=rng.normal(size=(1, 3)).astype(np.float32),
+        item_factors=rng.normal(size=(12, 3)).astype(np.float32),
         seen_data=(1 + alpha * np.log1p(weights)).astype(np.float32),
         als_alpha=alpha,
     )
     live = LiveEvents()
-    live.add("group", "u", ["b", "c"])
+    live.add("group", "u", ["i1", "i2", "i3"])
     vector, items = live.user_state(model, "group", "u")
-    assert items.tolist() == [0, 1, 2]
-    expected = fold_in(model, items, 1 + alpha * np.log1p(np.array([1.0, 4.0, 1.0])))
+    assert items.tolist() == [0, 1, 2, 3]
+    expected = fold_in(model, items, 1 + alpha * np.log1p(np.array([1.0, 4.0, 1.0, 1.0])))
     assert np.allclose(vector, expected, rtol=1e-4)
