@@ -13,8 +13,6 @@ import numpy as np
 
 from .scoring import Model, fold_in
 
-ALPHA = 10.0  # the training default (als_alpha): confidence = 1 + alpha * log1p(weight)
-
 
 class LiveEvents:
     """New events per (dataset group, user) since the service started, for folding-in."""
@@ -51,14 +49,15 @@ class LiveEvents:
                 return self._vectors[key]
         start, end = model.seen_indptr[row], model.seen_indptr[row + 1]
         items = model.seen_indices[start:end]
-        conf = model.seen_data[start:end] if model.seen_data is not None else np.full(len(items), 1 + ALPHA)
-        weights = dict(zip(items.tolist(), np.expm1((conf.astype(float) - 1) / ALPHA).tolist(), strict=True))
+        alpha = model.als_alpha  # confidence = 1 + alpha * log1p(weight), as the model was trained
+        conf = model.seen_data[start:end] if model.seen_data is not None else np.full(len(items), 1 + alpha)
+        weights = dict(zip(items.tolist(), np.expm1((conf.astype(float) - 1) / alpha).tolist(), strict=True))
         lookup = {name: i for i, name in enumerate(model.item_ids.tolist())}
         for item in new:
             if item in lookup:  # items the model never saw arrive with the next training
                 weights[lookup[item]] = weights.get(lookup[item], 0.0) + 1.0
         cols = np.fromiter(weights, dtype=np.int64, count=len(weights))
-        confidence = 1 + ALPHA * np.log1p(np.fromiter(weights.values(), dtype=float, count=len(weights)))
+        confidence = 1 + alpha * np.log1p(np.fromiter(weights.values(), dtype=float, count=len(weights)))
         state = (fold_in(model, cols, confidence), cols)
         with self._lock:
             self._vectors[key] = state

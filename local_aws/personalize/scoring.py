@@ -36,6 +36,7 @@ class Model:
     seen_data: np.ndarray | None = None  # ALS confidence per seen cell, for folding in new events
     related: np.ndarray | None = None  # [items, R] most similar items (-1 pads), related-items recipes
     repeat_share: float | None = None  # share of training interactions that repeat a (user, item)
+    als_alpha: float = 10.0  # seen_data = 1 + als_alpha * log1p(weight) (10: models saved before it)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,7 @@ class Model:
             "recipe": np.array(self.recipe), "user_ids": self.user_ids, "item_ids": self.item_ids,
             "popularity": self.popularity, "seen_indptr": self.seen_indptr,
             "seen_indices": self.seen_indices, "exclude_seen": np.array(self.exclude_seen),
-            "has_scores": np.array(self.has_scores),
+            "has_scores": np.array(self.has_scores), "als_alpha": np.array(self.als_alpha),
         }
         for name in ("user_factors", "item_factors", "seen_data", "related", "repeat_share"):
             if getattr(self, name) is not None:
@@ -62,6 +63,7 @@ class Model:
                 item_factors=z.get("item_factors"), seen_data=z.get("seen_data"), related=z.get("related"),
                 exclude_seen=bool(z["exclude_seen"]), has_scores=bool(z["has_scores"]),
                 repeat_share=float(z["repeat_share"]) if "repeat_share" in z else None,
+                als_alpha=float(z["als_alpha"]) if "als_alpha" in z else 10.0,
             )
 
     def user_index(self, user_ids) -> np.ndarray:

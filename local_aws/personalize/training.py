@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import similarity
-from .als import als_factors, threads
+from .als import als_factors, default_alpha, threads
 from .errors import JobFailure
 from .metrics import segment_metrics, summarise
 from .scoring import Model, recommend
@@ -47,7 +47,9 @@ class TrainingConfig:
     def flag(self, name: str, default: bool) -> bool:
         return str(self.hyper.get(name, str(default))).strip().lower() == "true"
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float | None) -> float | None:
+        if name not in self.hyper:
+            return default
         try:
             return float(self.hyper.get(name, default))
         except (TypeError, ValueError) as exc:
@@ -112,13 +114,15 @@ def prepare(frame: pd.DataFrame | None, config: TrainingConfig,
     )
 
 
-def confidence(users, items, weights, shape, alpha: float) -> sp.csr_matrix:
-    """Sum weights per (user, item), damp repeats with log1p, scale to ALS confidence."""
+def confidence(users, items, weights, shape, alpha: float | None) -> tuple[sp.csr_matrix, float]:
+    """Sum weights per (user, item), damp repeats with log1p, scale to ALS confidence; with the
+    alpha used (None: ``default_alpha`` of this data)."""
     summed = sp.csr_matrix((weights, (users, items)), shape=shape, dtype=np.float64)
     summed.sum_duplicates()
     summed.sort_indices()
+    alpha = default_alpha(summed) if alpha is None else alpha
     summed.data = (1.0 + alpha * np.log1p(summed.data)).astype(np.float64)
-    return summed.astype(np.float32)
+    return summed.astype(np.float32), alpha
 
 
 def _exclude_seen_default() -> bool:
@@ -142,8 +146,8 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
     """Train on the rows selected by ``mask`` (all rows when None); ``items`` = Items dataset."""
     sel = slice(None) if mask is None else mask
     shape = (len(data.user_ids), len(data.item_ids))
-    alpha = config.number("als_alpha", 10.0)
-    matrix = confidence(data.users[sel], data.items[sel], data.weights[sel], shape, alpha)
+    matrix, alpha = confidence(data.users[sel], data.items[sel], data.weights[sel], shape,
+                               config.number("als_alpha", None))
     model = Model(
         recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids,
         popularity=unique_users_per_item(matrix),
@@ -151,6 +155,7 @@ def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = No
         exclude_seen=config.flag("exclude_seen_items", _exclude_seen_default()),
         has_scores=config.recipe in ALS_RECIPES | RANKING_RECIPES, seen_data=matrix.data.copy(),
         repeat_share=repeat_share(matrix, len(data.users) if mask is None else int(mask.sum())),
+        als_alpha=alpha,
     )
     if config.recipe == "aws-trending-now":
         model.popularity = similarity.trend_scores(data.items[sel], data.timestamps[sel], shape[1])
@@ -176,7 +181,8 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
     from implicit.cpu.als import AlternatingLeastSquares
 
     shape = (len(data.user_ids), len(data.item_ids))
-    matrix = confidence(data.users, data.items, data.weights, shape, config.number("als_alpha", 10.0))
+    matrix, alpha = confidence(data.users, data.items, data.weights, shape,
+                               config.number("als_alpha", previous.als_alpha))
     factors = previous.item_factors.shape[1]
     item_factors = np.zeros((shape[1], factors), dtype=np.float32)
     item_factors[: len(previous.item_ids)] = previous.item_factors
@@ -190,7 +196,7 @@ def refit_users(config: TrainingConfig, previous: Model, data: Interactions) -> 
         seen_indptr=matrix.indptr.astype(np.int64), seen_indices=matrix.indices.astype(np.int64),
         user_factors=np.ascontiguousarray(user_factors, dtype=np.float32), item_factors=item_factors,
         exclude_seen=previous.exclude_seen, has_scores=True, seen_data=matrix.data.copy(),
-        repeat_share=repeat_share(matrix, len(data.users)),
+        repeat_share=repeat_share(matrix, len(data.users)), als_alpha=alpha,
     )
 
 
@@ -199,8 +205,7 @@ def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, ro
     """Give the trained model the test users' input interactions, as a campaign would see them:
     their factors solved against the fixed item factors, their input items as seen items."""
     shape = (len(data.user_ids), len(data.item_ids))
-    alpha = config.number("als_alpha", 10.0)
-    inputs = confidence(data.users[rows], data.items[rows], data.weights[rows], shape, alpha)
+    inputs, _ = confidence(data.users[rows], data.items[rows], data.weights[rows], shape, model.als_alpha)
     if model.user_factors is not None:
         from implicit.cpu.als import AlternatingLeastSquares
 
