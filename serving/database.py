@@ -69,7 +69,8 @@ class Statements:
         return statement.as_string()
 
     def ranked(self, cache_name: str, key: str, value: str, scored: bool) -> Lookup:
-        """One key's list from the view ``cache_name``: columns ``key``, ``rank``, ``value`` [, score]."""
+        """Some keys' lists from the view ``cache_name`` (columns ``key``, ``rank``, ``value`` [, score]),
+        one row per key: key, values, scores, load id."""
         score = sql.SQL("r.score") if scored else sql.SQL("NULL::float8")
         query = compose(
             "serving/ranked_items.sql",

@@ -11,16 +11,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
 from personalize_pipeline.config import ExperimentConfig, PipelineConfig, VariantConfig
 from serving.assignment import assign
 from serving.campaign import CampaignClient
+from serving.coalesce import Coalescer
 from serving.database import UNAVAILABLE, Lookup, Statements, fetch
 from serving.fallbacks import FallbackLists
 
 log = logging.getLogger(__name__)
+# A key's list as one statement read it: values, their scores (None when unscored), the load id
+Ranked = tuple[list[str], list[float | None], int]
 
 
 @dataclass(frozen=True)
@@ -61,22 +65,33 @@ class Recommender:
         similar, segments = _cache_of(config, "RELATED_ITEMS"), _cache_of(config, "USER_SEGMENTATION")
         self.similar = similar and statements.ranked(similar, "item_id", "similar_item_id", scored=True)
         self.segments = segments and statements.ranked(segments, "item_id", "user_id", scored=False)
+        lookups = [*self.user_lookups.values(), self.similar, self.segments]
+        self.readers: dict[Lookup, Coalescer[Ranked]] = {
+            lookup: Coalescer(partial(self._read_many, lookup)) for lookup in lookups if lookup
+        }
 
     def experiment_at(self, now: datetime) -> tuple[str, ExperimentConfig] | None:
         """The experiment running at ``now`` (configs never overlap in time)."""
         return next(((n, e) for n, e in self.config.experiments.items() if e.active_at(now)), None)
 
     async def read(self, lookup: Lookup, key: str, n: int) -> Answer | None:
-        """One key's list from a cache; None when the cache has nothing for it."""
+        """One key's list from a cache, read with whatever other keys of it are asked meanwhile;
+        None when the cache has nothing for it."""
         try:
-            rows = await fetch(self.pool, lookup.query, {"cache_name": lookup.cache_name, "key": key, "n": n})
+            found = await self.readers[lookup].get(key, n)
         except UNAVAILABLE as error:
             self.database_ok = False
             raise DatabaseDown(str(error)) from error
         self.database_ok = True
-        if not rows:
+        if found is None:
             return None
-        return Answer([(value, score) for value, score, _ in rows], "personalized", rows[0][2])
+        values, scores, load_id = found
+        return Answer(list(zip(values[:n], scores[:n], strict=True)), "personalized", load_id)
+
+    async def _read_many(self, lookup: Lookup, keys: list[str], n: int) -> dict[str, Ranked]:
+        params = {"cache_name": lookup.cache_name, "keys": keys, "n": n}
+        rows = await fetch(self.pool, lookup.query, params)
+        return {key: (values, scores, load_id) for key, values, scores, load_id in rows}
 
     def fallback(self, kind: str, n: int, *, degraded: bool = False, exclude: str | None = None) -> Answer:
         source, ranked = self.fallbacks.get(kind)
