@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
 from serving import errors
 from serving.auth import require_api_key
@@ -38,7 +37,7 @@ from serving.models import (
     SimilarItems,
 )
 from serving.plain_route import PlainRoute, checked, documented
-from serving.recommend import DatabaseDown
+from serving.recommend import Answer, DatabaseDown
 from serving.service import Service
 from serving.settings import Settings
 
@@ -57,11 +56,6 @@ async def _service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(_service)]
 
 
-def _json(body: BaseModel) -> Response:
-    """The body as built: a returned Response skips FastAPI's second validation (the model documents it)."""
-    return Response(body.model_dump_json(), media_type="application/json")
-
-
 def _answer_json(served: dict, key: str, key_value: str, values: list[tuple[str, float | None]]) -> Response:
     """A ranked list's body (the route's response model documents it), encoded by the standard library.
 
@@ -73,6 +67,18 @@ def _answer_json(served: dict, key: str, key_value: str, values: list[tuple[str,
         for item, score in values
     ]
     return Response(json.dumps({**served, key: key_value, "items": items}), media_type="application/json")
+
+
+def _listed(body: dict, name: str, encoded: str) -> Response:
+    """``body`` with the JSON array ``encoded`` (as the database built it) as its last field ``name``."""
+    return Response(f'{json.dumps(body)[:-1]}, "{name}": {encoded}}}', media_type="application/json")
+
+
+def _answer(served: dict, key: str, key_value: str, answer: Answer) -> Response:
+    """A ranked list's body (the route's response model documents it)."""
+    if answer.encoded is not None:
+        return _listed({**served, key: key_value}, "items", answer.encoded)
+    return _answer_json(served, key, key_value, answer.values)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -102,7 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
             service.exposures.record(
                 answer.experiment, answer.variant, user_id, served["recommendation_id"], answer.source, now
             )
-        return _answer_json(served, "user_id", user_id, answer.values)
+        return _answer(served, "user_id", user_id, answer)
 
     async def get_recommendations(request: Request) -> Response:
         """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
@@ -130,7 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def similar_items(item_id: ItemId, service: ServiceDep, n: NumResults = 10) -> Response:
         """Products like this one; the popular ones for a product the model does not know."""
         answer = await service.recommender.similar_items(item_id, n)
-        return _answer_json(service.served(answer), "item_id", item_id, answer.values)
+        return _answer(service.served(answer), "item_id", item_id, answer)
 
     @app.get("/item-segments/{item_id}", dependencies=keyed, response_model=ItemSegment)
     async def item_segments(item_id: ItemId, service: ServiceDep, n: NumResults = 100) -> Response:
@@ -138,8 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
         answer = await service.recommender.item_segment(item_id, n)
         if answer is None:
             raise RequestProblem("path.item_id", "no segment for this product", status=404)
-        users = [user for user, _ in answer.values]
-        return _json(ItemSegment(item_id=item_id, user_ids=users, **service.served(answer)))
+        return _listed({**service.served(answer), "item_id": item_id}, "user_ids", answer.encoded)
 
     @app.post("/events", dependencies=keyed)
     async def post_event(body: EventIn, service: ServiceDep, now: Now) -> EventStored:

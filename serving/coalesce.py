@@ -5,7 +5,8 @@ rows), one per request. A request that finds a read of its cache in flight waits
 end; the requests that gathered meanwhile are then read together by one ``key = ANY(keys)``
 statement, whose rows and live load id come from one snapshot, so every answer of a batch is
 consistent with its load id. A request that finds no read in flight starts one at once: no timer,
-nobody waits for company. A batch holds at most ``max_batch`` requests.
+nobody waits for company. A batch holds at most ``max_batch`` requests. What a read asks besides
+the keys (the cache, the list length) is fixed per ``Coalescer``.
 
 The read in flight is run by one of the waiting requests (the first in line), not by a task of
 its own: the one that ran the last read hands the next on when it ends.
@@ -19,16 +20,16 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 Found = TypeVar("Found")
-# keys (each once) and the largest n asked → what the statement found, by key
-ReadMany = Callable[[list[str], int], Awaitable[dict[str, Found]]]
+# keys (each once) → what the statement found, by key
+ReadMany = Callable[[list[str]], Awaitable[dict[str, Found]]]
 _YOUR_TURN = object()  # a waiter's result meaning: the read before ended, run the next one
 
 
 class _Wanted:
-    __slots__ = ("key", "n", "future")
+    __slots__ = ("key", "future")
 
-    def __init__(self, key: str, n: int, future: asyncio.Future):
-        self.key, self.n, self.future = key, n, future
+    def __init__(self, key: str, future: asyncio.Future):
+        self.key, self.future = key, future
 
 
 class Coalescer(Generic[Found]):
@@ -38,9 +39,9 @@ class Coalescer(Generic[Found]):
         self.reading = False  # a read is in flight, or handed on to the first in line
         self.statements = 0  # reads run: requests served / statements is the batching achieved
 
-    async def get(self, key: str, n: int) -> Found | None:
-        """What one statement found for ``key`` (asked with at least ``n``), None if nothing."""
-        wanted = _Wanted(key, n, asyncio.get_running_loop().create_future())
+    async def get(self, key: str) -> Found | None:
+        """What one statement found for ``key``, None if nothing."""
+        wanted = _Wanted(key, asyncio.get_running_loop().create_future())
         self.queue.append(wanted)
         if self.reading:
             try:
@@ -56,7 +57,7 @@ class Coalescer(Generic[Found]):
         others = [w for w in batch if w is not wanted and not w.future.done()]  # done: cancelled
         self.statements += 1
         try:
-            found = await self.read_many(list({w.key for w in (wanted, *others)}), max(w.n for w in batch))
+            found = await self.read_many(list({w.key for w in (wanted, *others)}))
         except asyncio.CancelledError:
             self.queue.extendleft(reversed(others))  # they still want an answer: read in the next batch
             self._hand_on()
