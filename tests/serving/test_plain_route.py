@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import psycopg
+import pytest
 from api_testdata import PERSONAL, SCHEMA
 
 
@@ -36,6 +37,26 @@ def test_the_docs_describe_its_parameters_and_response(client):
     assert (n["schema"]["minimum"], n["schema"]["maximum"], n["schema"]["default"]) == (1, 500, 10)
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/Recommendations"}
+
+
+@pytest.mark.parametrize(
+    ("path", "default", "model"),
+    [("/similar-items/{item_id}", 10, "SimilarItems"), ("/item-segments/{item_id}", 100, "ItemSegment")],
+)
+def test_the_item_routes_document_their_parameters_and_response(client, path, default, model):
+    operation = client.get("/openapi.json").json()["paths"][path]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert (parameters["item_id"]["in"], parameters["item_id"]["required"]) == ("path", True)
+    assert parameters["item_id"]["schema"]["maxLength"] == 256
+    n = parameters["n"]
+    assert (n["in"], n["required"], n["schema"]["maximum"], n["schema"]["default"]) == (
+        "query",
+        False,
+        500,
+        default,
+    )
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": f"#/components/schemas/{model}"}
 
 
 def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
