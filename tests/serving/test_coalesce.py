@@ -94,25 +94,29 @@ def test_a_cache_swap_midway_leaves_every_answer_consistent_with_its_load_id(cac
     assert len({answer.load_id for _, answer in answers}) >= 3  # the swaps happened while reading
 
 
-def _coalescer(gate: asyncio.Event, reads: list[list[str]]) -> Coalescer:
-    async def read_many(keys: list[str]) -> dict[str, str]:
-        reads.append(sorted(keys))
-        await gate.wait()
-        if "bad" in keys:
-            raise OSError("read failed")
-        return {key: f"{key}!" for key in keys}
+async def _read_in_flight_then(keys: str | tuple[str, ...]):
+    """A read of "a" in flight (held until ``gate`` is set, at most two keys a read) and
+    requests for ``keys`` waiting behind it."""
+    gate, reads = asyncio.Event(), []
 
-    return Coalescer(read_many, max_batch=2)
+    async def read_many(asked: list[str]) -> dict[str, str]:
+        reads.append(sorted(asked))
+        await gate.wait()
+        if "bad" in asked:
+            raise OSError("read failed")
+        return {key: f"{key}!" for key in asked}
+
+    coalescer = Coalescer(read_many, max_batch=2)
+    first = asyncio.create_task(coalescer.get("a"))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(coalescer.get(key)) for key in keys]
+    await asyncio.sleep(0)
+    return coalescer, gate, reads, first, waiting
 
 
 def test_batches_are_bounded_and_a_cancelled_waiter_does_not_stall_the_line():
     async def run():
-        gate, reads = asyncio.Event(), []
-        coalescer = _coalescer(gate, reads)
-        first = asyncio.create_task(coalescer.get("a"))
-        await asyncio.sleep(0)
-        waiting = [asyncio.create_task(coalescer.get(key)) for key in "bcde"]
-        await asyncio.sleep(0)
+        _, gate, reads, first, waiting = await _read_in_flight_then("bcde")
         waiting[0].cancel()  # the next in line leaves
         gate.set()
         results = await asyncio.gather(first, *waiting[1:])
@@ -125,11 +129,7 @@ def test_batches_are_bounded_and_a_cancelled_waiter_does_not_stall_the_line():
 
 def test_a_failed_read_fails_every_request_it_served_and_the_next_reads_go_on():
     async def run():
-        gate, reads = asyncio.Event(), []
-        coalescer = _coalescer(gate, reads)
-        first = asyncio.create_task(coalescer.get("a"))
-        await asyncio.sleep(0)
-        batch = [asyncio.create_task(coalescer.get(key)) for key in ("bad", "b")]
+        coalescer, gate, _, first, batch = await _read_in_flight_then(("bad", "b"))
         gate.set()
         assert await first == "a!"
         for task in batch:
