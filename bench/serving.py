@@ -11,46 +11,58 @@ prepared primary-key lookup on the snapshot over psycopg (no HTTP). Then 1M-user
 and an A/A split of 100k users through the chi-square sample-ratio test.
 
 The API's CPU per request (last lines) is measured at 8 clients, the routes taking turns for 8
-rounds; it is the steadier figure on a shared machine.
+rounds; it is the steadier figure on a shared machine. The API runs as ``python -m serving`` does:
+uvicorn on uvloop and httptools.
 
-Measured after the hot route left FastAPI's dependency injection (2026-12-03, --seconds 3,
---users 20000), on 2 cores shared with five other engineers' jobs, load average 4.2 before and
-3.9 after the run; client, API and PostgreSQL on the same cores, so every HTTP figure carries
-scheduler waits. Rerun on an idle machine before judging the latency goals by it.
+Measured 2026-12-03 (--seconds 3, --users 20000) on 2 cores shared with five other engineers'
+jobs, load average 9 to 12 throughout; client, API and PostgreSQL on the same cores, so every HTTP
+figure carries scheduler waits (p99 of /ping alone 13 to 19 ms). The second of three runs:
 
     target                                   clients   p50 ms   p99 ms    req/s
-    do-nothing /ping                               1     0.31     5.23     1673
-    /recommendations (no experiment)               1     0.80     6.28      775
-    /recommendations (A/A, exposures on)           1     0.78     5.01     1015
-    bare primary-key lookup (psycopg)              1     0.20     3.51     3088
-    do-nothing /ping                               8     2.29    13.88     2528
-    /recommendations (no experiment)               8     3.24     7.51     2253
-    /recommendations (A/A, exposures on)           8     4.41    15.74     1574
-    bare primary-key lookup (psycopg)              8     1.37     4.74     5298
-    do-nothing /ping                              32     6.41    16.84     4596
-    /recommendations (no experiment)              32    17.74    34.07     1716
-    /recommendations (A/A, exposures on)          32    18.64    34.74     1675
-    bare primary-key lookup (psycopg)             32     4.98    14.81     5536
-    assignment: 1,000,000 users in 1.50 s (0.88 s on the idle machine before this change)
+    do-nothing /ping                               1     0.29     8.36     1144
+    /recommendations (no experiment)               1     1.00     9.10      473
+    /recommendations (A/A, exposures on)           1     1.06     8.83      479
+    bare primary-key lookup (psycopg)              1     0.19     4.58     2490
+    do-nothing /ping                               8     4.10    13.62     1681
+    /recommendations (no experiment)               8     9.21    21.31      821
+    /recommendations (A/A, exposures on)           8    11.84    28.16      652
+    bare primary-key lookup (psycopg)              8     1.58     7.28     3463
+    do-nothing /ping                              32    14.65    40.49     2054
+    /recommendations (no experiment)              32    19.85    68.09     1534
+    /recommendations (A/A, exposures on)          32    16.98    78.82     1696
+    bare primary-key lookup (psycopg)             32     9.03    19.95     3207
+    assignment: 1,000,000 users in 3.43 s (1.42 s in the third run; 0.88 s once, idle)
     A/A split of 100,000 users: [50111, 49889], SRM chi-square p = 0.483
 
-Four more runs of the same code at load average 4 to 8 gave /recommendations 42 %, 44 %, 48 %
-and 55 % of /ping's throughput at 8 clients (this one 89 %) and p99 14 to 36 ms: on this machine
-the run-to-run spread is larger than the change. API CPU at 8 clients in two of them: /ping 219 and
-175 us/request, /recommendations 562 and 419 (2.6x and 2.4x /ping; 3.1x before, idle).
+    API CPU at 8 clients, us/request (median of 8 rounds)   /ping   /recommendations   A/A
+    this code, three runs                                  225        406             481
+                                                           181        325             350
+                                                           219        400             425
+    main before it (2f6cb4e), two runs right after         206        544             563
+                                                           206        525             519
 
-The steadier comparison: the old and the new app in one process, requests handed to the ASGI app
-directly (no sockets), taking turns for 15 rounds of 300 requests (CPU per request, lowest round
-and median, load average 4.9): /ping 66 / 110 us; /recommendations 609 / 732 before, 376 / 439
-after; under the A/A experiment 604 / 707 before, 421 / 462 after. A cProfile of the server at
-8 clients before the change put FastAPI's dependency solving and parameter validation at about
-45 % of the route's CPU, the pydantic items and their serialisation near 5 %, the pool's context
-manager 7 %; what is left is mostly psycopg (execute and wait, ~45 %), one database round trip
-per request.
+/recommendations costs 1.8x /ping's API CPU (2.6x before), so, with the API's one event loop the
+bottleneck, its throughput at 8 clients can reach about 55 % of /ping's; the runs above gave
+53 %, 49 % and 60 % (45 % and 49 % before). The in-process comparison (the app's ASGI callable
+driven by 8 concurrent callers, no sockets, 12 rounds of 800 requests, median CPU per request,
+load 6 to 9): /ping 66 to 91 us for both; /recommendations 309 and 324 us before, 160 and 224
+after; under the A/A experiment 332 and 342 before, 184 and 255 after.
 
-Against the goals: exposure logging and assignment as before (met on the idle machine: 2 % on
-p99, 0.88 s); p99 < 5 ms and >= 60 % of /ping at 8 clients cannot be judged on this machine
-(see the spread above): rerun idle.
+Where the route's CPU went, and what took it out:
+- the database round trip per request (pool checkout, execute, wait, rows): concurrent reads of
+  a cache are now served by one ``key = ANY(keys)`` statement (serving/coalesce.py), about 4.5
+  requests a statement at 8 callers in process;
+- two arrays per key parsed by psycopg and re-encoded as JSON in Python: PostgreSQL now returns
+  each key's list as the response's JSON array, one text column (~50 us less client CPU per
+  statement of 8 keys, ~13 us less per response);
+- asyncpg was measured for the same batched statement and not adopted: its client CPU per
+  statement (270 to 315 us for 8 keys, pool acquire included) was no lower than psycopg's (240 to
+  330 us), so psycopg stays for every statement, as it is the driver of the rest of the project.
+What is left of the route beyond /ping is Starlette's request handling and parameter checks,
+the recommendation id, the clock, and the batched read.
+
+Against the goals: exposure logging and assignment as before (met on the idle machine); p99 < 5 ms
+and >= 60 % of /ping at 8 clients cannot be judged at load 10 on 2 cores: rerun idle.
 """
 
 from __future__ import annotations

@@ -19,7 +19,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="the cache database (default: $SERVING_DATABASE_URL)")
     args = parser.parse_args(argv)
     settings = Settings.from_env(args.pipeline, args.database_url)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+    # uvloop and httptools (both pinned): the C event loop and HTTP parser, named so that a missing
+    # one fails at start-up instead of uvicorn silently falling back to the pure-Python ones
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from datetime import datetime
 from math import isfinite
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -23,30 +23,31 @@ from serving.database import UNAVAILABLE, fetch
 from serving.errors import RequestProblem
 from serving.events import store_event
 from serving.models import (
-    MAX_ID,
-    MAX_RESULTS,
-    NO_NUL,
     CacheHealth,
     EventIn,
     EventStored,
     ExposureHealth,
     Health,
+    ItemQuery,
     ItemSegment,
     RecommendationQuery,
     RecommendationRequest,
     Recommendations,
+    SegmentQuery,
     SimilarItems,
 )
 from serving.plain_route import PlainRoute, checked, documented
-from serving.recommend import DatabaseDown
+from serving.recommend import Answer, DatabaseDown
 from serving.service import Service
 from serving.settings import Settings
 
-UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=NO_NUL)]
-ItemId = UserId
-NumResults = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
 Now = Annotated[datetime, Depends(request_now)]
-RECOMMENDATION_PARAMETERS = {"user_id": "path", "n": "query"}
+# where each plain route's parameters come from (name → "path" or "query")
+PARAMETERS = {
+    RecommendationQuery: {"user_id": "path", "n": "query"},
+    ItemQuery: {"item_id": "path", "n": "query"},
+    SegmentQuery: {"item_id": "path", "n": "query"},
+}
 
 
 # async: FastAPI would run a plain function in its thread pool, a hop per request
@@ -55,11 +56,6 @@ async def _service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(_service)]
-
-
-def _json(body: BaseModel) -> Response:
-    """The body as built: a returned Response skips FastAPI's second validation (the model documents it)."""
-    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _answer_json(served: dict, key: str, key_value: str, values: list[tuple[str, float | None]]) -> Response:
@@ -73,6 +69,18 @@ def _answer_json(served: dict, key: str, key_value: str, values: list[tuple[str,
         for item, score in values
     ]
     return Response(json.dumps({**served, key: key_value, "items": items}), media_type="application/json")
+
+
+def _listed(body: dict, name: str, encoded: str) -> Response:
+    """``body`` with the JSON array ``encoded`` (as the database built it) as its last field ``name``."""
+    return Response(f'{json.dumps(body)[:-1]}, "{name}": {encoded}}}', media_type="application/json")
+
+
+def _answer(served: dict, key: str, key_value: str, answer: Answer) -> Response:
+    """A ranked list's body (the route's response model documents it)."""
+    if answer.encoded is not None:
+        return _listed({**served, key: key_value}, "items", answer.encoded)
+    return _answer_json(served, key, key_value, answer.values)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -102,44 +110,53 @@ def create_app(settings: Settings) -> FastAPI:
             service.exposures.record(
                 answer.experiment, answer.variant, user_id, served["recommendation_id"], answer.source, now
             )
-        return _answer_json(served, "user_id", user_id, answer.values)
+        return _answer(served, "user_id", user_id, answer)
 
     async def get_recommendations(request: Request) -> Response:
         """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
         await require_api_key(request)  # the checks in the order FastAPI's dependencies made them
         now = await request_now(request)
-        query = checked(RecommendationQuery, request, RECOMMENDATION_PARAMETERS)
+        query = checked(RecommendationQuery, request, PARAMETERS[RecommendationQuery])
         return await recommend(request.app.state.service, query.user_id, query.n, now)
 
-    app.router.add_api_route(
-        "/recommendations/{user_id}",
-        get_recommendations,
-        methods=["GET"],
-        response_model=Recommendations,
-        responses={422: {"description": "A parameter out of range: the body names it."}},
-        openapi_extra=documented(RecommendationQuery, RECOMMENDATION_PARAMETERS),
-        route_class_override=PlainRoute,  # the hot route: no dependency injection per request
-    )
+    def plain_get(path: str, endpoint, response_model: type[BaseModel], query: type[BaseModel]) -> None:
+        """A GET route without dependency injection per request (see serving.plain_route)."""
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=["GET"],
+            response_model=response_model,
+            responses={422: {"description": "A parameter out of range: the body names it."}},
+            openapi_extra=documented(query, PARAMETERS[query]),
+            route_class_override=PlainRoute,
+        )
+
+    plain_get("/recommendations/{user_id}", get_recommendations, Recommendations, RecommendationQuery)
 
     @app.post("/recommendations", dependencies=keyed, response_model=Recommendations)
     async def post_recommendations(body: RecommendationRequest, service: ServiceDep, now: Now) -> Response:
         """The same, in the request shape of the AWS samples."""
         return await recommend(service, body.user_id, body.num_results, now)
 
-    @app.get("/similar-items/{item_id}", dependencies=keyed, response_model=SimilarItems)
-    async def similar_items(item_id: ItemId, service: ServiceDep, n: NumResults = 10) -> Response:
+    async def similar_items(request: Request) -> Response:
         """Products like this one; the popular ones for a product the model does not know."""
-        answer = await service.recommender.similar_items(item_id, n)
-        return _answer_json(service.served(answer), "item_id", item_id, answer.values)
+        await require_api_key(request)
+        query, service = checked(ItemQuery, request, PARAMETERS[ItemQuery]), request.app.state.service
+        answer = await service.recommender.similar_items(query.item_id, query.n)
+        return _answer(service.served(answer), "item_id", query.item_id, answer)
 
-    @app.get("/item-segments/{item_id}", dependencies=keyed, response_model=ItemSegment)
-    async def item_segments(item_id: ItemId, service: ServiceDep, n: NumResults = 100) -> Response:
+    plain_get("/similar-items/{item_id}", similar_items, SimilarItems, ItemQuery)
+
+    async def item_segments(request: Request) -> Response:
         """The customers most likely to buy this product."""
-        answer = await service.recommender.item_segment(item_id, n)
+        await require_api_key(request)
+        query, service = checked(SegmentQuery, request, PARAMETERS[SegmentQuery]), request.app.state.service
+        answer = await service.recommender.item_segment(query.item_id, query.n)
         if answer is None:
             raise RequestProblem("path.item_id", "no segment for this product", status=404)
-        users = [user for user, _ in answer.values]
-        return _json(ItemSegment(item_id=item_id, user_ids=users, **service.served(answer)))
+        return _listed({**service.served(answer), "item_id": query.item_id}, "user_ids", answer.encoded)
+
+    plain_get("/item-segments/{item_id}", item_segments, ItemSegment, SegmentQuery)
 
     @app.post("/events", dependencies=keyed)
     async def post_event(body: EventIn, service: ServiceDep, now: Now) -> EventStored:

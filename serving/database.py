@@ -69,15 +69,24 @@ class Statements:
         return statement.as_string()
 
     def ranked(self, cache_name: str, key: str, value: str, scored: bool) -> Lookup:
-        """One key's list from the view ``cache_name``: columns ``key``, ``rank``, ``value`` [, score]."""
-        score = sql.SQL("r.score") if scored else sql.SQL("NULL::float8")
+        """Some keys' lists from the view ``cache_name`` (columns ``key``, ``rank``, ``value`` [, score]),
+        one row per key: key, its entries as JSON text, load id.
+
+        A scored list's entries are ``{"item_id", "score"}`` objects (a score that is not finite as
+        null, as the response model writes it), an unscored one's the bare values.
+        """
+        entry = sql.SQL("r.{}").format(sql.Identifier(value))
+        if scored:
+            entry = sql.SQL(
+                "json_build_object('item_id', {}, 'score', CASE WHEN r.score IN "
+                "('NaN', 'Infinity', '-Infinity') THEN NULL ELSE r.score END)"
+            ).format(entry)
         query = compose(
             "serving/ranked_items.sql",
             view=(self.schema, cache_name),
             schema=self.schema,
             key=key,
-            value=value,
-            score=score,
+            entry=entry,
         )
         return Lookup(cache_name, self._text(query))
 

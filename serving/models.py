@@ -31,6 +31,19 @@ class RecommendationQuery(_Body):
     n: int = Field(10, ge=1, le=MAX_RESULTS)
 
 
+class ItemQuery(_Body):
+    """GET /similar-items/{item_id}: its path and query parameters (checked by serving.plain_route)."""
+
+    item_id: Id
+    n: int = Field(10, ge=1, le=MAX_RESULTS)
+
+
+class SegmentQuery(ItemQuery):
+    """GET /item-segments/{item_id}: the same, a longer list by default."""
+
+    n: int = Field(100, ge=1, le=MAX_RESULTS)
+
+
 class EventIn(_Body):
     user_id: Id
     item_id: Id

@@ -9,28 +9,33 @@ memory, marked ``degraded``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
 from personalize_pipeline.config import ExperimentConfig, PipelineConfig, VariantConfig
 from serving.assignment import assign
 from serving.campaign import CampaignClient
+from serving.coalesce import Coalescer
 from serving.database import UNAVAILABLE, Lookup, Statements, fetch
 from serving.fallbacks import FallbackLists
 
 log = logging.getLogger(__name__)
+# A key's list as one statement read it: its entries as JSON text, the load id
+Ranked = tuple[str, int]
 
 
 @dataclass(frozen=True)
 class Answer:
-    values: list[tuple[str, float | None]]
+    values: list[tuple[str, float | None]]  # empty when ``encoded`` holds the list
     source: str
     load_id: int | None
     degraded: bool = False
     experiment: str | None = None
     variant: str | None = None
+    encoded: str | None = None  # a cache's list as the database wrote it: the response's JSON array
 
 
 class DatabaseDown(Exception):
@@ -61,22 +66,36 @@ class Recommender:
         similar, segments = _cache_of(config, "RELATED_ITEMS"), _cache_of(config, "USER_SEGMENTATION")
         self.similar = similar and statements.ranked(similar, "item_id", "similar_item_id", scored=True)
         self.segments = segments and statements.ranked(segments, "item_id", "user_id", scored=False)
+        self.readers: dict[tuple[Lookup, int], Coalescer[Ranked]] = {}  # made on first use
 
     def experiment_at(self, now: datetime) -> tuple[str, ExperimentConfig] | None:
         """The experiment running at ``now`` (configs never overlap in time)."""
         return next(((n, e) for n, e in self.config.experiments.items() if e.active_at(now)), None)
 
     async def read(self, lookup: Lookup, key: str, n: int) -> Answer | None:
-        """One key's list from a cache; None when the cache has nothing for it."""
+        """One key's list from a cache, read with whatever other keys of it are asked meanwhile;
+        None when the cache has nothing for it."""
+        reader = self.readers.get((lookup, n)) or self._reader(lookup, n)
         try:
-            rows = await fetch(self.pool, lookup.query, {"cache_name": lookup.cache_name, "key": key, "n": n})
+            found = await reader.get(key)
         except UNAVAILABLE as error:
             self.database_ok = False
             raise DatabaseDown(str(error)) from error
         self.database_ok = True
-        if not rows:
+        if found is None:
             return None
-        return Answer([(value, score) for value, score, _ in rows], "personalized", rows[0][2])
+        encoded, load_id = found
+        return Answer([], "personalized", load_id, encoded=encoded)
+
+    def _reader(self, lookup: Lookup, n: int) -> Coalescer[Ranked]:
+        """The reads of one cache and list length: the statement cuts the lists, the JSON is final."""
+        reader = self.readers[(lookup, n)] = Coalescer(partial(self._read_many, lookup, n))
+        return reader
+
+    async def _read_many(self, lookup: Lookup, n: int, keys: list[str]) -> dict[str, Ranked]:
+        params = {"cache_name": lookup.cache_name, "keys": keys, "n": n}
+        rows = await fetch(self.pool, lookup.query, params)
+        return {key: (encoded, load_id) for key, encoded, load_id in rows}
 
     def fallback(self, kind: str, n: int, *, degraded: bool = False, exclude: str | None = None) -> Answer:
         source, ranked = self.fallbacks.get(kind)
@@ -92,7 +111,7 @@ class Recommender:
         weights = [v.weight for v in experiment.variants]
         variant = experiment.variants[assign(experiment.seed, weights, user_id)]
         answer = await self._variant(variant, user_id, n)
-        return Answer(answer.values, answer.source, answer.load_id, answer.degraded, name, variant.name)
+        return replace(answer, experiment=name, variant=variant.name)
 
     async def _variant(self, variant: VariantConfig, user_id: str, n: int) -> Answer:
         source = variant.source

@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import yaml
 
 from personalize_pipeline.batch_output import LAYOUTS
@@ -78,3 +79,10 @@ def load_ranked(cache: str, recipe_type: str, lists: dict[str, list[str]]) -> No
         for key, values in lists.items()
     ]
     _load(cache, recipe_type, layout.table_sql, layout.snapshot_columns, rows, layout.view)
+
+
+def live_load(url: str, cache: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"SELECT load_id FROM {SCHEMA}.cache_loads WHERE cache_name = %s AND status = 'live'", (cache,)
+        ).fetchone()[0]

@@ -15,16 +15,10 @@ from api_testdata import (
     SEGMENTS,
     SIMILAR,
     TRENDING,
+    live_load,
 )
 
 from serving.assignment import assign
-
-
-def _live_load(url: str, cache: str) -> int:
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            f"SELECT load_id FROM {SCHEMA}.cache_loads WHERE cache_name = %s AND status = 'live'", (cache,)
-        ).fetchone()[0]
 
 
 def _ids(body: dict) -> list[str]:
@@ -37,7 +31,7 @@ def test_a_known_customer_gets_the_personalized_cache_with_its_load_id(client, c
     body = response.json()
     assert _ids(body) == PERSONAL["srv-c1"][:2]
     assert body["source"] == "personalized"
-    assert body["cache_load_id"] == _live_load(caches, "user_recommendations")
+    assert body["cache_load_id"] == live_load(caches, "user_recommendations")
     assert uuid.UUID(body["recommendation_id"]).version == 4
     assert body["experiment"] is None and body["variant"] is None and body["degraded"] is False
 
@@ -51,7 +45,7 @@ def test_a_cold_start_customer_gets_the_popular_list(client, caches):
     body = client.get("/recommendations/nobody-we-know", params={"n": 2}).json()
     assert _ids(body) == POPULAR[:2]
     assert body["source"] == "popular"
-    assert body["cache_load_id"] == _live_load(caches, "popular_items")
+    assert body["cache_load_id"] == live_load(caches, "popular_items")
 
 
 def test_post_takes_the_aws_samples_request_shape(client):
@@ -70,7 +64,7 @@ def test_trending_answers_when_the_popular_list_is_empty(caches, serve, demo_con
     with serve(config, caches) as client:
         body = client.get("/recommendations/nobody-we-know").json()
     assert (body["source"], _ids(body)) == ("trending", TRENDING)
-    assert body["cache_load_id"] == _live_load(caches, "trending_items")
+    assert body["cache_load_id"] == live_load(caches, "trending_items")
 
 
 def test_similar_items_and_the_popular_list_for_an_unknown_product(client):
@@ -94,7 +88,7 @@ def test_health_reports_every_cache_live_load_and_age(client, caches):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["database"] is True
     popular = body["caches"]["popular_items"]
-    assert popular["load_id"] == _live_load(caches, "popular_items")
+    assert popular["load_id"] == live_load(caches, "popular_items")
     assert popular["rows"] == len(POPULAR) and popular["age_seconds"] >= 0
     assert set(body["caches"]) == {
         "user_recommendations",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from api_testdata import PERSONAL
+import psycopg
+import pytest
+from api_testdata import PERSONAL, SCHEMA
 
 
 def test_a_repeated_parameter_takes_its_last_value_as_fastapi_did(client):
@@ -37,11 +39,37 @@ def test_the_docs_describe_its_parameters_and_response(client):
     assert schema == {"$ref": "#/components/schemas/Recommendations"}
 
 
+@pytest.mark.parametrize(
+    ("path", "default", "model"),
+    [("/similar-items/{item_id}", 10, "SimilarItems"), ("/item-segments/{item_id}", 100, "ItemSegment")],
+)
+def test_the_item_routes_document_their_parameters_and_response(client, path, default, model):
+    operation = client.get("/openapi.json").json()["paths"][path]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert (parameters["item_id"]["in"], parameters["item_id"]["required"]) == ("path", True)
+    assert parameters["item_id"]["schema"]["maxLength"] == 256
+    n = parameters["n"]
+    assert (n["in"], n["required"], n["schema"]["maximum"], n["schema"]["default"]) == (
+        "query",
+        False,
+        500,
+        default,
+    )
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": f"#/components/schemas/{model}"}
+
+
 def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
     from serving.app import _answer_json
     from serving.models import Item, Recommendations
 
-    values = [("p-ü", 0.25), ("p2", None), ("p3", float("nan")), ("p4", float("inf")), ("p5", 1e-300)]
+    values = [
+        ("p-ü", 0.25),
+        ("p2", float("inf")),
+        ("p3", float("nan")),
+        ("p4", float("-inf")),
+        ("p5", 1e-300),
+    ]
     served = {
         "recommendation_id": "r1",
         "source": "personalized",
@@ -54,3 +82,40 @@ def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
     items = [Item(item_id=item, score=score) for item, score in values]
     model = Recommendations(user_id="c-\u2603", items=items, **served)
     assert body == json.loads(model.model_dump_json())
+
+
+def test_the_list_the_database_encodes_reads_as_the_response_model_writes_it(caches, demo_config):
+    from psycopg import sql
+
+    from serving.database import Statements
+    from serving.models import Item
+
+    values = [
+        ("p-ü", 0.25),
+        ("p2", float("inf")),
+        ("p3", float("nan")),
+        ("p4", float("-inf")),
+        ('p"5', -1e-300),
+        ("p6", 1.0),
+    ]
+    view = sql.Identifier(SCHEMA, "odd_scores")
+    lookup = Statements(demo_config()).ranked("odd_scores", "user_id", "item_id", scored=True)
+    with psycopg.connect(caches, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE VIEW {} AS SELECT 'c-\u2603'::text AS user_id, r.rank::smallint AS rank, r.item_id, "
+                "r.score FROM unnest({}::text[], {}::float8[]) WITH ORDINALITY AS r (item_id, score, rank)"
+            ).format(view, sql.Literal([v for v, _ in values]), sql.Literal([s for _, s in values]))
+        )
+        loads = sql.Identifier(SCHEMA, "cache_loads")
+        insert = "INSERT INTO {} (cache_name, snapshot_table, status) VALUES ('odd_scores', '-', 'live')"
+        conn.execute(sql.SQL(insert).format(loads))
+        try:
+            params = {"cache_name": "odd_scores", "keys": ["c-\u2603", "nobody"], "n": 5}
+            rows = conn.execute(lookup.query, params).fetchall()
+        finally:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE cache_name = 'odd_scores'").format(loads))
+            conn.execute(sql.SQL("DROP VIEW {}").format(view))
+    [(key, encoded, _)] = rows
+    items = [json.loads(Item(item_id=item, score=score).model_dump_json()) for item, score in values[:5]]
+    assert (key, json.loads(encoded)) == ("c-\u2603", items)
