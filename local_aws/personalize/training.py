@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +67,15 @@ class Interactions:
     items: np.ndarray
     weights: np.ndarray
     timestamps: np.ndarray
+    derived: dict = field(default_factory=dict, repr=False, compare=False)  # see ``shared``
+
+
+def shared(data: Interactions, key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()`` once per prepared data: the solutions of a group (and the popularity baseline)
+    train on the same ``Interactions`` (see ``work.prepared_interactions``), so they share the
+    evaluation split and the confidence matrices built from it."""
+    value = data.derived.get(key)
+    return value if value is not None else data.derived.setdefault(key, make())
 
 
 def prepare(frame: pd.DataFrame | None, config: TrainingConfig,
@@ -137,13 +148,28 @@ def repeat_share(matrix: sp.csr_matrix, n_rows: int) -> float:
     return float((n_rows - matrix.nnz) / later) if later > 0 else 0.0
 
 
+def _shared_confidence(data: Interactions, rows: np.ndarray | None, alpha: float) -> sp.csr_matrix:
+    """``confidence`` of the rows (a mask or indices; None = all), shared when they are all rows or
+    the shared evaluation split's; callers only read the matrix."""
+    split = data.derived.get(("split",))
+    names = ("train_mask", "input_rows") if split is not None else ()
+    name = "all" if rows is None else next((n for n in names if rows is getattr(split, n)), None)
+    sel = slice(None) if rows is None else rows
+
+    def make() -> sp.csr_matrix:
+        shape = (len(data.user_ids), len(data.item_ids))
+        return confidence(data.users[sel], data.items[sel], data.weights[sel], shape, alpha)
+
+    return make() if name is None else shared(data, ("confidence", name, alpha), make)
+
+
 def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None,
         items: pd.DataFrame | None = None) -> Model:
     """Train on the rows selected by ``mask`` (all rows when None); ``items`` = Items dataset."""
     sel = slice(None) if mask is None else mask
     shape = (len(data.user_ids), len(data.item_ids))
     alpha = config.number("als_alpha", 10.0)
-    matrix = confidence(data.users[sel], data.items[sel], data.weights[sel], shape, alpha)
+    matrix = _shared_confidence(data, mask, alpha)
     model = Model(
         recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids,
         popularity=unique_users_per_item(matrix),
@@ -200,7 +226,7 @@ def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, ro
     their factors solved against the fixed item factors, their input items as seen items."""
     shape = (len(data.user_ids), len(data.item_ids))
     alpha = config.number("als_alpha", 10.0)
-    inputs = confidence(data.users[rows], data.items[rows], data.weights[rows], shape, alpha)
+    inputs = _shared_confidence(data, rows, alpha)
     if model.user_factors is not None:
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -255,7 +281,7 @@ def fit_for_evaluation(config: TrainingConfig, data: Interactions, split: Split,
 def evaluate(config: TrainingConfig, data: Interactions,
              items_frame: pd.DataFrame | None = None) -> dict[str, float]:
     """Offline metrics of a model trained and given input as ``evaluation_split`` says."""
-    split = evaluation_split(data)
+    split = shared(data, ("split",), partial(evaluation_split, data))
     test_users, input_rows, truth_rows = split.test_users, split.input_rows, split.truth_rows
     model = fit_for_evaluation(config, data, split, items_frame)
     if model.related is not None:  # related items: query with each test user's newest input item
