@@ -26,7 +26,7 @@ from . import similarity
 from .als import als_factors, threads
 from .errors import JobFailure
 from .metrics import segment_metrics, summarise
-from .scoring import Model, recommend
+from .scoring import Model, best_columns, recommend
 
 MIN_INTERACTIONS = 1000
 MIN_USERS = 25
@@ -345,10 +345,10 @@ def _segment_scores(model: Model, actual: sp.csr_matrix, known: sp.csr_matrix, k
     def work(span: tuple[int, int]) -> None:
         block = items[span[0]:span[1]]
         rows = np.arange(len(block))
-        negated = -model.item_factors[block] @ users_t  # items x users; smallest = most affine
+        affinity = model.item_factors[block] @ users_t  # items x users
         seen = known[block]
-        negated[np.repeat(rows, np.diff(seen.indptr)), seen.indices] = np.inf
-        top = np.argpartition(negated, min(k, negated.shape[1]) - 1, axis=1)[:, :k]
+        affinity[np.repeat(rows, np.diff(seen.indptr)), seen.indices] = -np.inf
+        top = best_columns(affinity, min(k, affinity.shape[1]))
         truth = actual[block].toarray().astype(bool)
         hits[span[0]:span[1]] = np.take_along_axis(truth, top, axis=1).sum(axis=1)
         predicted[top.ravel()] = True
