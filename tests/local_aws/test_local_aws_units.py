@@ -211,8 +211,12 @@ def test_solutions_evaluated_on_the_same_data_share_its_split_and_matrices():
         _, metrics = training.train(None, config, prepared=lambda _: data)
         _, alone = training.train(frame, config)  # prepared for this training only: nothing shared
         assert metrics == alone
-    assert set(data.derived) == {("split",), ("confidence", "all", 10.0), ("confidence", "train_mask", 10.0),
-                                 ("confidence", "input_rows", 10.0)}
+    assert set(data.derived) == {
+        ("split",),
+        ("confidence", "all", 10.0),
+        ("confidence", "train_mask", 10.0),
+        ("confidence", "input_rows", 10.0),
+    }
     split = data.derived[("split",)]
     before = {key: matrix.copy() for key, matrix in data.derived.items() if key[0] == "confidence"}
     training.train(None, training.TrainingConfig(recipe="aws-user-personalization"), prepared=lambda _: data)
