@@ -4,7 +4,7 @@ Scores are softmax-like: each user's logits are standardised and pushed through 
 softmax over every candidate item, so a user's scores over the whole catalogue
 sum to 1 (the service's shape of scores). Scoring works on blocks of users spread
 over threads (numpy releases the GIL): a matrix product, the softmax, seen items
-repeat-calibrated (or left out), the block's filter mask, then ``argpartition``
+repeat-calibrated (or left out), the block's filter mask, then ``best_columns``
 for the top k allowed items.
 """
 
