@@ -4,7 +4,7 @@ Scores are softmax-like: each user's logits are standardised and pushed through 
 softmax over every candidate item, so a user's scores over the whole catalogue
 sum to 1 (the service's shape of scores). Scoring works on blocks of users spread
 over threads (numpy releases the GIL): a matrix product, the softmax, seen items
-repeat-calibrated (or left out), the block's filter mask, then ``argpartition``
+repeat-calibrated (or left out), the block's filter mask, then ``best_columns``
 for the top k allowed items.
 """
 
@@ -96,16 +96,26 @@ def _softmax(logits: np.ndarray, seen_rows: np.ndarray, seen_cols: np.ndarray) -
 def _topk(scores: np.ndarray, blocked: np.ndarray, k: int):
     """Top-k columns per row by score among the columns not ``blocked`` (those sort last, invalid).
 
-    A filter only removes items: the scores keep the shares of the unfiltered list.
+    A filter only removes items: the scores keep the shares of the unfiltered list. Equal scores
+    keep column order.
     """
-    ranked = np.where(blocked, np.float32(-1), scores)
-    if k < ranked.shape[1]:
-        part = np.argpartition(-ranked, k - 1, axis=1)[:, :k]
-    else:
-        part = np.tile(np.arange(ranked.shape[1]), (ranked.shape[0], 1))
-    order = np.argsort(-np.take_along_axis(ranked, part, axis=1), axis=1, kind="stable")
-    part = np.take_along_axis(part, order, axis=1)
+    ranked = np.where(blocked, np.float32(-1), scores) if blocked.any() else scores
+    part = best_columns(ranked, k) if k < ranked.shape[1] else np.argsort(-ranked, axis=1, kind="stable")
     return part, np.take_along_axis(scores, part, axis=1), ~np.take_along_axis(blocked, part, axis=1)
+
+
+def best_columns(ranked: np.ndarray, k: int) -> np.ndarray:
+    """The k best columns per row, best first, equal values in column order: each row's k-th best
+    value by ``np.partition`` (values only: a third to an eighth of ``argpartition``'s cost), then
+    the few cells at or above it sorted."""
+    n_rows, n_cols = ranked.shape
+    kth = np.partition(ranked, n_cols - k, axis=1)[:, n_cols - k, None]
+    cells = np.flatnonzero(ranked >= kth)  # k or more per row (ties), rows in order
+    rows, cols = np.divmod(cells, n_cols)
+    order = np.lexsort((cols, -ranked.ravel()[cells], rows))
+    cols = cols[order]
+    first = np.searchsorted(rows, np.arange(n_rows))  # rows is sorted: each row's first cell
+    return cols[(first[:, None] + np.arange(k)).ravel()].reshape(n_rows, k)
 
 
 def csr_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

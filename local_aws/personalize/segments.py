@@ -19,7 +19,7 @@ from .batch import parse_line
 from .errors import InvalidInput, ServiceError
 from .filtering import FilterContext
 from .imports import DatasetFiles
-from .scoring import Model
+from .scoring import Model, best_columns
 
 RECIPES = {"aws-item-affinity": "itemId", "aws-item-attribute-affinity": "itemAttributes"}
 
@@ -40,12 +40,10 @@ def top_users_of(model: Model, vectors: np.ndarray, k: int,
         return [[] for _ in vectors]
 
     def block(start: int) -> list[list[str]]:
-        negated = -vectors[start:start + SEGMENTS_PER_BLOCK] @ model.user_factors.T  # smallest first
+        affinity = vectors[start:start + SEGMENTS_PER_BLOCK] @ model.user_factors.T
         if allowed is not None:
-            negated[:, ~allowed] = np.inf
-        top = np.argpartition(negated, k - 1, axis=1)[:, :k]
-        order = np.argsort(np.take_along_axis(negated, top, axis=1), axis=1, kind="stable")
-        return model.user_ids[np.take_along_axis(top, order, axis=1)].tolist()
+            affinity[:, ~allowed] = -np.inf
+        return model.user_ids[best_columns(affinity, k)].tolist()
 
     starts = range(0, len(vectors), SEGMENTS_PER_BLOCK)
     with ThreadPoolExecutor(max(1, min(len(starts), os.cpu_count() or 1))) as pool:  # numpy frees the GIL

@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,7 @@ from . import similarity
 from .als import als_factors, default_alpha, threads
 from .errors import JobFailure
 from .metrics import segment_metrics, summarise
-from .scoring import Model, recommend
+from .scoring import Model, best_columns, recommend
 
 MIN_INTERACTIONS = 1000
 MIN_USERS = 25
@@ -67,6 +69,15 @@ class Interactions:
     items: np.ndarray
     weights: np.ndarray
     timestamps: np.ndarray
+    derived: dict = field(default_factory=dict, repr=False, compare=False)  # see ``shared``
+
+
+def shared(data: Interactions, key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()`` once per prepared data: the solutions of a group (and the popularity baseline)
+    train on the same ``Interactions`` (see ``work.prepared_interactions``), so they share the
+    evaluation split and the confidence matrices built from it."""
+    value = data.derived.get(key)
+    return value if value is not None else data.derived.setdefault(key, make())
 
 
 def prepare(frame: pd.DataFrame | None, config: TrainingConfig,
@@ -141,13 +152,28 @@ def repeat_share(matrix: sp.csr_matrix, n_rows: int) -> float:
     return float((n_rows - matrix.nnz) / later) if later > 0 else 0.0
 
 
+def _shared_confidence(data: Interactions, rows: np.ndarray | None,
+                       alpha: float | None) -> tuple[sp.csr_matrix, float]:
+    """``confidence`` of the rows (a mask or indices; None = all), shared when they are all rows or
+    the shared evaluation split's; callers only read the matrix."""
+    split = data.derived.get(("split",))
+    names = ("train_mask", "input_rows") if split is not None else ()
+    name = "all" if rows is None else next((n for n in names if rows is getattr(split, n)), None)
+    sel = slice(None) if rows is None else rows
+
+    def make() -> tuple[sp.csr_matrix, float]:
+        shape = (len(data.user_ids), len(data.item_ids))
+        return confidence(data.users[sel], data.items[sel], data.weights[sel], shape, alpha)
+
+    return make() if name is None else shared(data, ("confidence", name, alpha), make)
+
+
 def fit(config: TrainingConfig, data: Interactions, mask: np.ndarray | None = None,
         items: pd.DataFrame | None = None) -> Model:
     """Train on the rows selected by ``mask`` (all rows when None); ``items`` = Items dataset."""
     sel = slice(None) if mask is None else mask
     shape = (len(data.user_ids), len(data.item_ids))
-    matrix, alpha = confidence(data.users[sel], data.items[sel], data.weights[sel], shape,
-                               config.number("als_alpha", None))
+    matrix, alpha = _shared_confidence(data, mask, config.number("als_alpha", None))
     model = Model(
         recipe=config.recipe, user_ids=data.user_ids, item_ids=data.item_ids,
         popularity=unique_users_per_item(matrix),
@@ -205,7 +231,7 @@ def _fold_in_inputs(config: TrainingConfig, model: Model, data: Interactions, ro
     """Give the trained model the test users' input interactions, as a campaign would see them:
     their factors solved against the fixed item factors, their input items as seen items."""
     shape = (len(data.user_ids), len(data.item_ids))
-    inputs, _ = confidence(data.users[rows], data.items[rows], data.weights[rows], shape, model.als_alpha)
+    inputs, _ = _shared_confidence(data, rows, model.als_alpha)
     if model.user_factors is not None:
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -260,7 +286,7 @@ def fit_for_evaluation(config: TrainingConfig, data: Interactions, split: Split,
 def evaluate(config: TrainingConfig, data: Interactions,
              items_frame: pd.DataFrame | None = None) -> dict[str, float]:
     """Offline metrics of a model trained and given input as ``evaluation_split`` says."""
-    split = evaluation_split(data)
+    split = shared(data, ("split",), partial(evaluation_split, data))
     test_users, input_rows, truth_rows = split.test_users, split.input_rows, split.truth_rows
     model = fit_for_evaluation(config, data, split, items_frame)
     if model.related is not None:  # related items: query with each test user's newest input item
@@ -324,10 +350,10 @@ def _segment_scores(model: Model, actual: sp.csr_matrix, known: sp.csr_matrix, k
     def work(span: tuple[int, int]) -> None:
         block = items[span[0]:span[1]]
         rows = np.arange(len(block))
-        negated = -model.item_factors[block] @ users_t  # items x users; smallest = most affine
+        affinity = model.item_factors[block] @ users_t  # items x users
         seen = known[block]
-        negated[np.repeat(rows, np.diff(seen.indptr)), seen.indices] = np.inf
-        top = np.argpartition(negated, min(k, negated.shape[1]) - 1, axis=1)[:, :k]
+        affinity[np.repeat(rows, np.diff(seen.indptr)), seen.indices] = -np.inf
+        top = best_columns(affinity, min(k, affinity.shape[1]))
         truth = actual[block].toarray().astype(bool)
         hits[span[0]:span[1]] = np.take_along_axis(truth, top, axis=1).sum(axis=1)
         predicted[top.ravel()] = True

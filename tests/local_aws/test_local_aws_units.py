@@ -194,3 +194,31 @@ def test_related_items_and_trends():
     items = np.array([0, 0, 0, 0, 1, 1, 1, 0, 2, 1])
     scores = trend_scores(items, stamps, 3)
     assert scores.argmax() == 1
+
+
+def test_solutions_evaluated_on_the_same_data_share_its_split_and_matrices():
+    import io
+
+    import pandas as pd
+
+    from local_aws.personalize import training
+    from local_aws.testing import synthetic_interactions_csv
+
+    frame = pd.read_csv(io.StringIO(synthetic_interactions_csv(n_users=80, n_items=60, per_user=20, seed=5)))
+    data = training.prepare(frame, training.TrainingConfig(recipe=""))
+    for recipe in ("aws-user-personalization", "aws-popularity-count", "aws-sims"):
+        config = training.TrainingConfig(recipe=recipe)
+        _, metrics = training.train(None, config, prepared=lambda _: data)
+        _, alone = training.train(frame, config)  # prepared for this training only: nothing shared
+        assert metrics == alone
+    assert set(data.derived) == {
+        ("split",),
+        ("confidence", "all", None),  # alpha from the data's density (10 on data this dense)
+        ("confidence", "train_mask", None),
+        ("confidence", "input_rows", 10.0),  # the trained model's alpha
+    }
+    split = data.derived[("split",)]
+    before = {key: value[0].copy() for key, value in data.derived.items() if key[0] == "confidence"}
+    training.train(None, training.TrainingConfig(recipe="aws-user-personalization"), prepared=lambda _: data)
+    assert data.derived[("split",)] is split  # reused, not made again
+    assert all((data.derived[key][0] != matrix).nnz == 0 for key, matrix in before.items())  # only read
