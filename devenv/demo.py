@@ -43,10 +43,11 @@ def _cpu_seconds() -> float:
     return total
 
 
-# Against the local endpoint: each status is held 0.25 s (a job is ACTIVE ~0.5 s after its work) and
-# checked every second (the form's minimum), so a wait ends within a second of the job. dag.test()
-# runs no executor, so the UI command's 10 s hold against a LocalExecutor race is not needed here.
-DEMO_STEP_SECONDS = "0.25"
+# Against the local endpoint: each status is held 0.1 s (as in the tests), so a resource is still
+# pending when its operator first looks (it defers) and, mostly, ACTIVE when the trigger first looks:
+# no 1 s poll (the form's minimum) per resource. dag.test() runs no executor, so the UI command's
+# 10 s hold against a LocalExecutor race is not needed here.
+DEMO_STEP_SECONDS = "0.1"
 DEMO_POLL_SECONDS = 1
 
 
