@@ -53,6 +53,11 @@ def configure(
             "OPENBLAS_NUM_THREADS": "1",
         }
     )
+    # Hooks' sessions parse botocore's service models once per process, not once per hook.
+    os.environ.setdefault(
+        "AIRFLOW__AWS__SESSION_FACTORY",
+        "personalize_provider.hooks.session_factory.SharedLoaderSessionFactory",
+    )
     for folder in (REPO_ROOT, REPO_ROOT / "plugins", REPO_ROOT / "dags"):
         if str(folder) not in sys.path:
             sys.path.append(str(folder))

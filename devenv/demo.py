@@ -16,7 +16,7 @@ import sys
 import time
 
 from devenv.postgres import LOCAL_DIR, airflow_database_url, apply_schema, database_url
-from devenv.scheduled_runs import interval_infos, run_scheduled
+from devenv.scheduled_runs import bundles_parsed_once, interval_infos, run_scheduled
 
 _cpu_at_last_step = [0.0]
 
@@ -43,10 +43,11 @@ def _cpu_seconds() -> float:
     return total
 
 
-# Against the local endpoint: each status is held 0.25 s (a job is ACTIVE ~0.5 s after its work) and
-# checked every second (the form's minimum), so a wait ends within a second of the job. dag.test()
-# runs no executor, so the UI command's 10 s hold against a LocalExecutor race is not needed here.
-DEMO_STEP_SECONDS = "0.25"
+# Against the local endpoint: each status is held 0.1 s (as in the tests), so a resource is still
+# pending when its operator first looks (it defers) and, mostly, ACTIVE when the trigger first looks:
+# no 1 s poll (the form's minimum) per resource. dag.test() runs no executor, so the UI command's
+# 10 s hold against a LocalExecutor race is not needed here.
+DEMO_STEP_SECONDS = "0.1"
 DEMO_POLL_SECONDS = 1
 
 
@@ -91,6 +92,7 @@ def run(size: str, use_real_aws: bool) -> int:
         if endpoint:
             create_bucket(endpoint, cfg.s3.bucket)
         bag = _dag_bag()
+        stack.enter_context(bundles_parsed_once())  # the DAG files do not change during the demo
         data_end = (datagen.END + datagen.pd.Timedelta(seconds=1)).to_pydatetime()
         exported = _backfill_exports(bag, cfg, data_end)
         t = _step(f"personalize_export: {exported} monthly partitions", t)

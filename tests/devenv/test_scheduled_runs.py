@@ -7,10 +7,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from devenv.scheduled_runs import interval_infos, run_scheduled
+from devenv.scheduled_runs import bundles_parsed_once, interval_infos, run_scheduled
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "monthly_intervals"
@@ -52,7 +53,18 @@ def _runs():
 
 
 @pytest.fixture(scope="module")
-def demo_runs(airflow_db):
+def bundle_parses():
+    """How often dag.test() parsed a bundle's DAG files (a ``BundleDagBag`` was made)."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    with mock.patch.object(
+        BundleDagBag, "__init__", autospec=True, side_effect=BundleDagBag.__init__
+    ) as init:
+        yield init
+
+
+@pytest.fixture(scope="module")
+def demo_runs(airflow_db, bundle_parses):
     """Three months run as the demo runs them; returns (run, info) pairs and when they started."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.pool import Pool
@@ -61,7 +73,21 @@ def demo_runs(airflow_db):
     dag = DagBag(dag_folder=str(ROOT / "tests" / "dag_fixtures")).get_dag(DAG_ID)
     started = datetime.now(UTC)
     infos = interval_infos(dag, FIRST, END)
-    return [(run_scheduled(dag, info), info) for info in infos], started
+    runs = []
+    with bundles_parsed_once():
+        for info in infos:
+            runs.append((run_scheduled(dag, info), info))
+            parses_so_far.append(bundle_parses.call_count)
+    return runs, started
+
+
+parses_so_far: list[int] = []  # bundles parsed by the end of each of demo_runs' runs
+
+
+def test_bundles_are_parsed_by_the_first_run_only(demo_runs):
+    assert len(parses_so_far) == 3
+    assert parses_so_far[0] >= 1
+    assert parses_so_far == parses_so_far[:1] * 3
 
 
 def test_runs_carry_the_scheduler_run_ids_types_and_intervals(demo_runs):

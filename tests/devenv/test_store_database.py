@@ -51,6 +51,20 @@ def test_load_is_idempotent(loaded_tiny, tiny_frames):
     assert fks == 5  # load drops and restores them
 
 
+def _index_definitions(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'store'").fetchall()
+    return {definition for (definition,) in rows}
+
+
+def test_load_restores_every_index(loaded_tiny, tiny_frames):
+    postgres.apply_schema(loaded_tiny)
+    schema_indexes = _index_definitions(loaded_tiny)
+    assert "CREATE INDEX events_occurred_at_idx ON store.events USING btree (occurred_at)" in schema_indexes
+    datagen.load(loaded_tiny, tiny_frames)
+    assert _index_definitions(loaded_tiny) == schema_indexes
+
+
 def test_interactions_window(loaded_tiny, tiny_frames):
     got = extract(loaded_tiny, "interactions", WINDOW)
     assert list(got.columns) == ["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]
