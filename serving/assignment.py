@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 BUCKETS = 10_000
+DIGEST_WORDS = 4  # a SHA-256 digest is four 8-byte words; the bucket uses the first
 
 
 def bucket(seed: str, user_id: str) -> int:
@@ -53,11 +54,22 @@ def assign(seed: str, weights: Sequence[float], user_id: str) -> int:
 
 
 def buckets_bulk(seed: str, user_ids: Sequence[str]) -> np.ndarray:
-    """:func:`bucket` for many users at once (the report and the benchmark assign a million in < 1 s)."""
-    sha256 = hashlib.sha256
-    prefix = f"{seed}:"
-    digests = b"".join([sha256((prefix + user).encode()).digest()[:8] for user in user_ids])
-    return (np.frombuffer(digests, dtype=">u8") % BUCKETS).astype(np.int64)
+    """:func:`bucket` for many users at once (the report and the benchmark assign a million in < 1 s).
+
+    Copying a hash already fed the seed prefix skips the per-user algorithm set-up that a new
+    ``sha256()`` pays (a third of the CPU); whole digests go into one buffer and numpy reads
+    every fourth 8-byte word, so no per-user slicing either. UTF-8 of ``seed:`` + UTF-8 of the
+    user is UTF-8 of ``f"{seed}:{user}"``, so the buckets are :func:`bucket`'s.
+    """
+    new_hash = hashlib.sha256(f"{seed}:".encode()).copy
+    digests = bytearray()
+    append = digests.extend
+    for user in map(str.encode, user_ids):
+        user_hash = new_hash()
+        user_hash.update(user)
+        append(user_hash.digest())
+    first_words = np.frombuffer(digests, dtype=">u8")[:: DIGEST_WORDS].astype(np.uint64)
+    return (first_words % BUCKETS).astype(np.int64)
 
 
 def assign_bulk(seed: str, weights: Sequence[float], user_ids: Sequence[str]) -> np.ndarray:

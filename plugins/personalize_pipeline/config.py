@@ -606,16 +606,50 @@ def parse_config(data: Any, path: Path) -> PipelineConfig:
 
 
 def read_yaml(path: Path) -> Any:
-    """The file's YAML (libyaml's loader where built in: parsing runs in every DAG file's parse)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    """The file's YAML (libyaml's loader where built in: parsing runs in every DAG file's parse).
+
+    A key written twice in one mapping is an error: YAML loaders silently keep the last one.
+    """
     try:
-        return yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(path.read_text())
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: configuration file not found (create it, or set {PIPELINES_DIR_ENV} to its folder)"
         ) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(path, node, "", set())
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(path: Path, node: yaml.Node, at: str, seen: set[int]) -> None:
+    """Walk the parsed nodes (before they become dicts) for a key given twice in one mapping."""
+    if id(node) in seen:  # an alias: checked where its anchor stands
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(path, item, f"{at}[{index}]", seen)
+    elif isinstance(node, yaml.MappingNode):
+        first_line: dict[Any, int] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            key_path = f"{at}.{name}" if at else str(name)
+            line = key.start_mark.line + 1
+            if name is not None and name != "<<":  # a merge key may repeat; it never overrides
+                if name in first_line:
+                    raise ConfigError(
+                        f"{path}:{line}: {key_path}: duplicate key (first given on line "
+                        f"{first_line[name]}); remove one of them"
+                    )
+                first_line[name] = line
+            _refuse_duplicate_keys(path, value, key_path, seen)
 
 
 @cache

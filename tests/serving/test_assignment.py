@@ -62,6 +62,13 @@ def test_the_bulk_path_agrees_with_one_at_a_time():
     ]
 
 
+def test_the_bulk_path_agrees_on_ids_of_any_length_and_script():
+    """The bulk path hashes seed and id apart (a copied prefix); the bytes must be the same."""
+    odd_ids = ["", "Zoë", "用户-7", "🙂" * 5, "x" * 55, "y" * 56, "z" * 300, "a:b", " c000001 "]
+    for seed in ("s", "", "séed-ü", "k" * 70):
+        assert buckets_bulk(seed, odd_ids).tolist() == [bucket(seed, u) for u in odd_ids], seed
+
+
 def test_ranges_are_contiguous_in_config_order_and_proportional():
     assert bounds([50, 50]) == [5000, 10000]
     assert bounds([1, 1, 1]) == [3333, 6667, 10000]

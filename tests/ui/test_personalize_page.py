@@ -60,9 +60,9 @@ def _experiment_results(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
             f"CREATE TABLE {SCHEMA}.experiment_results (experiment text, day date, metric text, "
-            "variant text, users bigint, exposures bigint, conversions bigint, rate float8, ci_low float8, "
-            "ci_high float8, lift float8, lift_ci_low float8, lift_ci_high float8, p_value float8, "
-            "p_adjusted float8, srm_p float8, verdict text)"
+            "variant text, users bigint, exposures bigint, crossovers bigint, conversions bigint, "
+            "rate float8, ci_low float8, ci_high float8, lift float8, lift_ci_low float8, "
+            "lift_ci_high float8, p_value float8, p_adjusted float8, srm_p float8, verdict text)"
         )
         for day, control, treated in ((1, 0.10, 0.12), (2, 0.11, 0.14)):
             for variant, rate, lift in (
@@ -71,7 +71,7 @@ def _experiment_results(url: str) -> None:
             ):
                 conn.execute(
                     f"INSERT INTO {SCHEMA}.experiment_results VALUES ('homepage-recs', %s, 'purchase', %s, "
-                    "500, 1500, %s, %s, %s, %s, %s, %s, %s, 0.01, 0.02, 0.6, %s)",
+                    "500, 1500, 3, %s, %s, %s, %s, %s, %s, %s, 0.01, 0.02, 0.6, %s)",
                     (
                         date(2026, 11, day),
                         variant,
