@@ -23,16 +23,24 @@ from .event_index import EventIndex, event_index, with_appended
 from .filter_expr import Clause, Cond, Ref, bind, parse
 from .filter_masks import ClauseMasks, Part
 from .imports import DatasetFiles
+from .item_columns import ByIdentity, ColumnValues, ItemsView
 from .state import dataset_arn
+
+_EVENT_COLUMNS = ByIdentity()
 
 
 def _columns(index: EventIndex, item_ids: np.ndarray) -> np.ndarray:
-    """Per indexed item: its position in ``item_ids`` (-1 if absent), through the index's hash table."""
-    codes = index.item_names.get_indexer(item_ids)
-    out = np.full(len(index.item_names), -1, dtype=np.int64)
-    found = np.flatnonzero(codes >= 0)
-    out[codes[found]] = found
-    return out
+    """Per indexed item: its position in ``item_ids`` (-1 if absent), through the index's hash table;
+    computed once per model and index names, not per request."""
+
+    def compute() -> np.ndarray:
+        codes = index.item_names.get_indexer(item_ids)
+        out = np.full(len(index.item_names), -1, dtype=np.int64)
+        found = np.flatnonzero(codes >= 0)
+        out[codes[found]] = found
+        return out
+
+    return _EVENT_COLUMNS.get((index.item_names, item_ids), compute)
 
 
 def by_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -55,17 +63,44 @@ def users_view(frame: pd.DataFrame) -> pd.DataFrame:
     return by_id(frame, "USER_ID")
 
 
+def items_columns(frame: pd.DataFrame) -> ItemsView:
+    return ItemsView(items_view(frame))
+
+
+def with_appended_items(view: ItemsView, appended: pd.DataFrame) -> ItemsView:
+    """``with_appended_records`` for an ``ItemsView``: its columns update only the items named."""
+    frame = with_appended_records(view.frame, appended)
+    return view.updated(frame, appended["ITEM_ID"].nunique(dropna=False))
+
+
 def _matches(series: pd.Series, cond: Cond, values: list) -> np.ndarray:
     """Row mask of ``series`` (an attribute column) against one bound condition."""
-    if cond.op in ("<", "<=", ">", ">=") or (cond.op == "=" and values and isinstance(values[0], float)):
+    if _numeric(cond, values):
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-        target = float(values[0])
-        with np.errstate(invalid="ignore"):
-            return {"<": numbers < target, "<=": numbers <= target, ">": numbers > target,
-                    ">=": numbers >= target, "=": numbers == target}[cond.op]
+        return _compare(numbers, cond.op, float(values[0]))
     wanted = {_text(v) for v in values}
     parts = series.astype("string").fillna("").str.split("|")
     hit = np.fromiter((bool(wanted.intersection(p)) for p in parts), dtype=bool, count=len(parts))
+    return ~hit if cond.op == "NOT IN" else hit
+
+
+def _numeric(cond: Cond, values: list) -> bool:
+    """Is the condition a comparison of numbers (a range, or ``=`` with a number)?"""
+    equals_number = cond.op == "=" and bool(values) and isinstance(values[0], float)
+    return cond.op in ("<", "<=", ">", ">=") or equals_number
+
+
+def _compare(numbers: np.ndarray, op: str, target: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return {"<": numbers < target, "<=": numbers <= target, ">": numbers > target,
+                ">=": numbers >= target, "=": numbers == target}[op]
+
+
+def _column_matches(column: ColumnValues, cond: Cond, values: list) -> np.ndarray:
+    """``_matches`` on a column lined up with a model's items, from what it keeps per view version."""
+    if _numeric(cond, values):
+        return _compare(column.numbers, cond.op, float(values[0]))
+    hit = column.has_text({_text(v) for v in values})
     return ~hit if cond.op == "NOT IN" else hit
 
 
@@ -163,12 +198,12 @@ class FilterContext:
         return ~hit if cond.op == "NOT IN" else hit
 
     def _items(self, cond: Cond, item_ids: np.ndarray, item_id: str | None) -> np.ndarray:
-        items = self._frame("ITEMS", items_view)
-        column = None if items is None else _column(items, cond.field)
+        view = self.files.cached(dataset_arn(self.group, "ITEMS"), items_columns, with_appended_items)
+        column = None if view is None else _column(view.frame, cond.field)
         if column is None:
             return np.full(len(item_ids), cond.op == "NOT IN")
-        values = self._resolve(cond.values, items, item_id)
-        return _matches(items[column].reindex(pd.Index(item_ids)), cond, values)
+        values = self._resolve(cond.values, view.frame, item_id)
+        return _column_matches(view.column(item_ids, column), cond, values)
 
     @staticmethod
     def _resolve(values: list, items: pd.DataFrame, item_id: str | None) -> list:
@@ -189,9 +224,9 @@ class FilterContext:
         column = None if frame is None else _column(frame, cond.field)
         if column is None:
             return np.zeros(len(users), dtype=bool)
-        known = pd.Index(users).isin(frame.index)
-        aligned = frame[column].reindex(pd.Index(users))
-        return known & _matches(aligned, cond, cond.values)
+        rows = frame.index.get_indexer(pd.Index(users))  # only these users, through the view's hash
+        aligned = frame[column].reset_index(drop=True).reindex(rows)  # as reindexing by ids gives
+        return (rows >= 0) & _matches(aligned, cond, cond.values)
 
     def user_mask(self, user_ids: np.ndarray) -> np.ndarray:
         """UserID filters: which of ``user_ids`` may appear in a segment."""

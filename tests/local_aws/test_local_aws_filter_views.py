@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from local_aws.personalize.filtering import FilterContext, items_view, users_view, with_appended_records
+from local_aws.personalize.filter_expr import parse
+from local_aws.personalize.filtering import (
+    FilterContext,
+    _matches,
+    items_view,
+    users_view,
+    with_appended_records,
+)
 from local_aws.personalize.imports import DatasetFiles
 
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset/views"
@@ -90,3 +97,62 @@ def test_a_filter_after_put_items_reads_no_dataset_and_sees_the_new_records(tmp_
         rebuilt = FilterContext(DatasetFiles(tmp_path), record, None).mask(item_ids)
         assert served.tolist() == rebuilt.tolist()
     assert files.loads == 1
+
+
+CONDITIONS = [
+    ("GENRES", "IN", '("a", "c")'),
+    ("GENRES", "NOT IN", '("b", "")'),
+    ("GENRES", "NOT IN", '("b")'),
+    ("GENRES", "=", '"d"'),
+    ("PRICE", "<", "250"),
+    ("PRICE", "IN", '("1.0", "7")'),
+    ("STOCK", ">=", "20"),
+    ("STOCK", "IN", '("5", "7")'),
+    ("ACTIVE", "IN", '("True")'),
+    ("RANK", "=", "3"),
+    ("RANK", "NOT IN", '("3", "4.0")'),
+]
+
+
+def _reference(frame: pd.DataFrame, ids: list, field: str, op: str, value: str) -> np.ndarray:
+    """What each request computed before the columns were kept per view version."""
+    cond = parse(f"INCLUDE ItemID WHERE Items.{field} {op} {value}").clauses[0].terms[0][0]
+    if field not in frame:
+        return np.full(len(ids), op == "NOT IN")
+    return _matches(frame[field].reindex(pd.Index(ids)), cond, cond.values)
+
+
+def test_kept_columns_match_as_every_request_did_through_appends(tmp_path):
+    """Random items with nullable, int and bool columns, a model with items missing from the view, and
+    PutItems batches (replaced ids, new ids, a column the records lack): each mask equals the old one."""
+    arn, files = f"{GROUP}/ITEMS", DatasetFiles(tmp_path)
+    base = records("ITEM_ID", list(range(300)), seed=0)
+    base["RANK"] = np.random.default_rng(9).integers(0, 6, len(base))  # int64: an append may widen it
+    files.save(arn, base)
+    rng = np.random.default_rng(4)
+    item_ids = np.array([f"x{i}" for i in rng.permutation(450)[:380]], dtype=object)
+    for seed in range(6):
+        if seed:
+            files.append(arn, records("ITEM_ID", rng.integers(0, 420, 8).tolist(), seed))
+        frame = items_view(files.load(arn))
+        for field, op, value in CONDITIONS:
+            record = {"datasetGroupArn": DATASET_GROUP,
+                      "filterExpression": f"INCLUDE ItemID WHERE Items.{field} {op} {value}"}
+            served = FilterContext(files, record, None).mask(item_ids)
+            expected = _reference(frame, item_ids.tolist(), field, op, value)
+            assert served.tolist() == expected.tolist(), (seed, field, op, value)
+
+
+@pytest.mark.parametrize(("field", "op", "value"), [c for c in CONDITIONS if c[0] != "RANK"])
+def test_user_conditions_look_up_only_the_requesting_users(tmp_path, field, op, value):
+    arn, files = f"{GROUP}/USERS", DatasetFiles(tmp_path)
+    files.save(arn, records("USER_ID", list(range(200)), seed=5))
+    users = [f"x{u}" for u in np.random.default_rng(6).integers(0, 260, 120)] + [None]
+    record = {"datasetGroupArn": DATASET_GROUP,
+              "filterExpression": f"INCLUDE UserID WHERE Users.{field} {op} {value}"}
+    served = FilterContext(files, record, None, target="UserID").user_mask(np.array(users, dtype=object))
+    frame = users_view(files.load(arn))
+    cond = parse(record["filterExpression"]).clauses[0].terms[0][0]
+    known = pd.Index(users).isin(frame.index)
+    expected = known & _matches(frame[field].reindex(pd.Index(users)), cond, cond.values)
+    assert served.tolist() == expected.tolist()
