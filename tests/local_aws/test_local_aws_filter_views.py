@@ -156,3 +156,6 @@ def test_user_conditions_look_up_only_the_requesting_users(tmp_path, field, op, 
     known = pd.Index(users).isin(frame.index)
     expected = known & _matches(frame[field].reindex(pd.Index(users)), cond, cond.values)
     assert served.tolist() == expected.tolist()
+    context = FilterContext(files, record, None, target="UserID")
+    singles = [context.user_mask(np.array([u], dtype=object))[0] for u in users[:12] + users[-1:]]
+    assert singles == expected[:12].tolist() + expected[-1:].tolist()  # real-time: one user per call
