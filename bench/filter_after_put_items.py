@@ -3,6 +3,7 @@ items and users, from the repo root:
 
     python -m bench.filter_after_put_items                 # 10k and 100k items and users
     python -m bench.filter_after_put_items --rows 100000 --calls 50
+    python -m bench.filter_after_put_items --rows 4182 --users 180484   # the store's size
 
 For each size: a dataset group with that many items and users imported (and 20 interactions
 per 20th user), a popularity-count campaign and a filter that reads both views
@@ -56,16 +57,21 @@ def _schema(name: str, id_field: str, attribute: str) -> str:
     )
 
 
-def group_with_metadata(p, s3, name: str, rows: int) -> tuple[str, str, str]:
-    """(dataset group, items dataset, users dataset) ARNs, ``rows`` items and ``rows`` users."""
-    frame, _ = synthetic(max(1, rows // 20), rows, 20)
+def group_with_metadata(p, s3, name: str, rows: int, n_users: int | None = None) -> tuple[str, str, str]:
+    """(dataset group, items dataset, users dataset) ARNs, ``rows`` items and ``n_users`` users
+    (``rows`` unless given)."""
+    n_users = rows if n_users is None else n_users
+    frame, _ = synthetic(max(1, n_users // 20), rows, 20)
     group = import_group(p, s3, name, frame)
     rng = np.random.default_rng(0)
     items = pd.DataFrame(
         {"ITEM_ID": [f"item{i}" for i in range(rows)], "GENRES": rng.choice(["a", "b|c"], rows)}
     )
     users = pd.DataFrame(
-        {"USER_ID": [f"user{u}" for u in range(rows)], "MEMBERSHIP": rng.choice(["gold", "basic"], rows)}
+        {
+            "USER_ID": [f"user{u}" for u in range(n_users)],
+            "MEMBERSHIP": rng.choice(["gold", "basic"], n_users),
+        }
     )
     items_arn = import_dataset(p, s3, group, name, "ITEMS", _schema("Items", "ITEM_ID", "GENRES"), items)
     users_arn = import_dataset(p, s3, group, name, "USERS", _schema("Users", "USER_ID", "MEMBERSHIP"), users)
@@ -142,6 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument(
+        "--users",
+        type=int,
+        help="users per group (default: as many as items), "
+        "e.g. --rows 4182 --users 180484 for the store's size",
+    )
     parser.add_argument("--views-only", action="store_true", help="only the in-process view update")
     args = parser.parse_args()
     for rows in args.rows:
@@ -155,10 +167,10 @@ def main() -> None:
         p = clients["personalize"]
         for rows in args.rows:
             name = f"metadata{rows}"
-            group, items_arn, users_arn = group_with_metadata(p, clients["s3"], name, rows)
+            group, items_arn, users_arn = group_with_metadata(p, clients["s3"], name, rows, args.users)
             campaign, filter_arn, _ = serving(p, group, name, BY_GENRE_AND_MEMBERSHIP)
             took = rounds(clients, (items_arn, users_arn), (campaign, filter_arn), args.calls)
-            print_times(f"{rows:>9,} items and users", args.calls, took)
+            print_times(f"{rows:>9,} items and {args.users or rows:,} users", args.calls, took)
 
 
 if __name__ == "__main__":
