@@ -36,13 +36,11 @@ from local_aws.testing import DUMMY_CREDENTIALS, running_endpoint, wait_for
 EXCLUDE_VIEWED = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("view")'
 
 
-def serving(p, group: str, name: str) -> tuple[str, str, str]:
-    """(campaign ARN, filter ARN, tracking id) for ``group``, all ACTIVE."""
+def serving(p, group: str, name: str, expression: str = EXCLUDE_VIEWED) -> tuple[str, str, str]:
+    """(campaign ARN, filter ARN, tracking id) for ``group``, all ACTIVE; the filter is ``expression``."""
     version = train_version(p, group, "aws-popularity-count", name)
     campaign = p.create_campaign(name=name, solutionVersionArn=version)["campaignArn"]
-    filter_arn = p.create_filter(name=name, datasetGroupArn=group, filterExpression=EXCLUDE_VIEWED)[
-        "filterArn"
-    ]
+    filter_arn = p.create_filter(name=name, datasetGroupArn=group, filterExpression=expression)["filterArn"]
     tracker = p.create_event_tracker(name=name, datasetGroupArn=group)
     wait_for(lambda: p.describe_campaign(campaignArn=campaign)["campaign"], timeout=600)
     wait_for(lambda: p.describe_filter(filterArn=filter_arn)["filter"], timeout=600)
@@ -71,18 +69,34 @@ def rounds(events, runtime, targets: tuple[str, str, str], name: str, calls: int
     return {kind: times[1:] for kind, times in took.items()}  # the first call builds the filter's view once
 
 
+def endpoint_clients(url: str) -> dict:
+    """S3, Personalize, its events and its runtime clients over ``url``; the "bench" bucket created."""
+    clients = {
+        name: boto3.client(name, endpoint_url=url, **DUMMY_CREDENTIALS)
+        for name in ("s3", "personalize", "personalize-events", "personalize-runtime")
+    }
+    clients["s3"].create_bucket(Bucket="bench")
+    return clients
+
+
+def print_times(label: str, calls: int, took: dict[str, list[float]]) -> None:
+    print(
+        f"{label}, median / p90 ms of {calls}: "
+        + ", ".join(
+            f"{kind} {np.median(times):.1f} / {np.percentile(times, 90):.1f}" for kind, times in took.items()
+        ),
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 2_000_000])
     parser.add_argument("--calls", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, running_endpoint(tmp, step_seconds=0.1) as url:
-        clients = {
-            name: boto3.client(name, endpoint_url=url, **DUMMY_CREDENTIALS)
-            for name in ("s3", "personalize", "personalize-events", "personalize-runtime")
-        }
+        clients = endpoint_clients(url)
         p = clients["personalize"]
-        clients["s3"].create_bucket(Bucket="bench")
         for rows in args.rows:
             name = f"filtered{rows}"
             frame, _ = synthetic(max(1, rows // 20), 4_000, 20)
@@ -90,14 +104,7 @@ def main() -> None:
             took = rounds(
                 clients["personalize-events"], clients["personalize-runtime"], targets, name, args.calls
             )
-            print(
-                f"{rows:>9,} rows, GetRecommendations after PutEvents, median / p90 ms of {args.calls}: "
-                + ", ".join(
-                    f"{kind} {np.median(times):.1f} / {np.percentile(times, 90):.1f}"
-                    for kind, times in took.items()
-                ),
-                flush=True,
-            )
+            print_times(f"{rows:>9,} rows, GetRecommendations after PutEvents", args.calls, took)
 
 
 if __name__ == "__main__":

@@ -101,24 +101,37 @@ def upload_customers(s3, customers: list[str]) -> None:
 
 def import_group(p, s3, name: str, frame: pd.DataFrame) -> str:
     """A dataset group ``name`` with ``frame`` imported as its interactions (bucket "bench"); its ARN."""
-    buf = io.StringIO()
-    frame[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]].to_csv(buf, index=False)
-    s3.put_object(Bucket="bench", Key=f"{name}.csv", Body=buf.getvalue().encode())
     group = p.create_dataset_group(name=name)["datasetGroupArn"]
     wait_for(lambda: p.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-    schema = p.create_schema(name=name, schema=SCHEMA)["schemaArn"]
+    import_dataset(
+        p, s3, group, name, "INTERACTIONS", SCHEMA, frame[["USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"]]
+    )
+    return group
+
+
+def import_dataset(p, s3, group: str, name: str, dataset_type: str, schema: str, frame: pd.DataFrame) -> str:
+    """A dataset of ``group`` with ``frame`` imported (bucket "bench"); its ARN."""
+    label = f"{name}-{dataset_type.lower()}"
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    s3.put_object(Bucket="bench", Key=f"{label}.csv", Body=buf.getvalue().encode())
+    schema_arn = p.create_schema(name=label, schema=schema)["schemaArn"]
     dataset = p.create_dataset(
-        name=name, datasetGroupArn=group, schemaArn=schema, datasetType="INTERACTIONS"
+        name=label, datasetGroupArn=group, schemaArn=schema_arn, datasetType=dataset_type
     )["datasetArn"]
     wait_for(lambda: p.describe_dataset(datasetArn=dataset)["dataset"])
     job = p.create_dataset_import_job(
-        jobName=name, datasetArn=dataset, roleArn=ROLE, dataSource={"dataLocation": f"s3://bench/{name}.csv"}
+        jobName=label,
+        datasetArn=dataset,
+        roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://bench/{label}.csv"},
     )["datasetImportJobArn"]
     record, _ = timed(
-        "import", lambda: p.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+        f"import {dataset_type.lower()}",
+        lambda: p.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"],
     )
     assert record["status"] == "ACTIVE", record
-    return group
+    return dataset
 
 
 def train_version(p, group: str, recipe: str, name: str) -> str:

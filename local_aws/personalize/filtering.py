@@ -2,7 +2,8 @@
 
 An ItemID filter gives, for each query, a boolean mask over a model's items (True =
 may be recommended): INCLUDE clauses union, EXCLUDE clauses union, result =
-include minus exclude. Items conditions are one vector for every query;
+include minus exclude. Items conditions are one vector for every query, matched against
+columns kept lined up with the model per items-view version (``item_columns``);
 Interactions conditions are a sparse query x item matrix built from the user's
 own newest events, so a batch of 180k users costs a few vectorised passes and
 dense rows only exist block by block (see ``filter_masks``). A UserID filter
@@ -23,20 +24,36 @@ from .event_index import EventIndex, event_index, with_appended
 from .filter_expr import Clause, Cond, Ref, bind, parse
 from .filter_masks import ClauseMasks, Part
 from .imports import DatasetFiles
+from .item_columns import ByIdentity, ColumnValues, ItemsView
 from .state import dataset_arn
+
+_EVENT_COLUMNS = ByIdentity()
 
 
 def _columns(index: EventIndex, item_ids: np.ndarray) -> np.ndarray:
-    """Per indexed item: its position in ``item_ids`` (-1 if absent), through the index's hash table."""
-    codes = index.item_names.get_indexer(item_ids)
-    out = np.full(len(index.item_names), -1, dtype=np.int64)
-    found = np.flatnonzero(codes >= 0)
-    out[codes[found]] = found
-    return out
+    """Per indexed item: its position in ``item_ids`` (-1 if absent), through the index's hash table;
+    computed once per model and index names, not per request."""
+
+    def compute() -> np.ndarray:
+        codes = index.item_names.get_indexer(item_ids)
+        out = np.full(len(index.item_names), -1, dtype=np.int64)
+        found = np.flatnonzero(codes >= 0)
+        out[codes[found]] = found
+        return out
+
+    return _EVENT_COLUMNS.get((index.item_names, item_ids), compute)
 
 
 def by_id(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.drop_duplicates(column, keep="last").set_index(column)
+
+
+def with_appended_records(view: pd.DataFrame, appended: pd.DataFrame) -> pd.DataFrame:
+    """``view`` (items or users by id) with the records PutItems/PutUsers appended since: only
+    those ids are replaced, so the call costs no dataset read. Equal to a rebuild, row order
+    included (a replaced id moves to the end, where its newest record stands)."""
+    new = by_id(appended, view.index.name)
+    return pd.concat([view[~view.index.isin(new.index)], new])
 
 
 def items_view(frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,17 +64,44 @@ def users_view(frame: pd.DataFrame) -> pd.DataFrame:
     return by_id(frame, "USER_ID")
 
 
+def items_columns(frame: pd.DataFrame) -> ItemsView:
+    return ItemsView(items_view(frame))
+
+
+def with_appended_items(view: ItemsView, appended: pd.DataFrame) -> ItemsView:
+    """``with_appended_records`` for an ``ItemsView``: its columns update only the items named."""
+    frame = with_appended_records(view.frame, appended)
+    return view.updated(frame, appended["ITEM_ID"].nunique(dropna=False))
+
+
 def _matches(series: pd.Series, cond: Cond, values: list) -> np.ndarray:
     """Row mask of ``series`` (an attribute column) against one bound condition."""
-    if cond.op in ("<", "<=", ">", ">=") or (cond.op == "=" and values and isinstance(values[0], float)):
+    if _numeric(cond, values):
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-        target = float(values[0])
-        with np.errstate(invalid="ignore"):
-            return {"<": numbers < target, "<=": numbers <= target, ">": numbers > target,
-                    ">=": numbers >= target, "=": numbers == target}[cond.op]
+        return _compare(numbers, cond.op, float(values[0]))
     wanted = {_text(v) for v in values}
     parts = series.astype("string").fillna("").str.split("|")
     hit = np.fromiter((bool(wanted.intersection(p)) for p in parts), dtype=bool, count=len(parts))
+    return ~hit if cond.op == "NOT IN" else hit
+
+
+def _numeric(cond: Cond, values: list) -> bool:
+    """Is the condition a comparison of numbers (a range, or ``=`` with a number)?"""
+    equals_number = cond.op == "=" and bool(values) and isinstance(values[0], float)
+    return cond.op in ("<", "<=", ">", ">=") or equals_number
+
+
+def _compare(numbers: np.ndarray, op: str, target: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return {"<": numbers < target, "<=": numbers <= target, ">": numbers > target,
+                ">=": numbers >= target, "=": numbers == target}[op]
+
+
+def _column_matches(column: ColumnValues, cond: Cond, values: list) -> np.ndarray:
+    """``_matches`` on a column lined up with a model's items, from what it keeps per view version."""
+    if _numeric(cond, values):
+        return _compare(column.numbers, cond.op, float(values[0]))
+    hit = column.has_text({_text(v) for v in values})
     return ~hit if cond.op == "NOT IN" else hit
 
 
@@ -67,6 +111,23 @@ def _text(value: Any) -> str:
 
 def _column(frame: pd.DataFrame, name: str) -> str | None:
     return next((c for c in frame.columns if c.upper() == name), None)
+
+
+FEW_USERS = 8
+
+
+def _rows_of(index: pd.Index, users: list) -> np.ndarray:
+    """Each user's row in a users view (-1 without one). A few users (a real-time request) are
+    compared with the ids, ~1 ms at 180k users: a view a PutUsers just replaced has no hash
+    table yet, and building one for a single lookup costs ~170 ms at that size."""
+    compared = isinstance(index.dtype, pd.StringDtype)  # Arrow-backed; object ids compare ~10x slower
+    if len(users) > FEW_USERS or not compared or not all(isinstance(u, str) for u in users):
+        return index.get_indexer(pd.Index(users))
+    rows = np.full(len(users), -1, dtype=np.int64)
+    for j, user in enumerate(users):
+        hit = np.flatnonzero(index == user)
+        rows[j] = hit[0] if len(hit) else -1
+    return rows
 
 
 class FilterContext:
@@ -84,7 +145,8 @@ class FilterContext:
             raise InvalidInput("This filter selects items (ItemID); user segments need a UserID filter.")
 
     def _frame(self, dataset_type: str, derive):
-        return self.files.cached(dataset_arn(self.group, dataset_type), derive)
+        """The items or users view, brought up to date with the records appended since."""
+        return self.files.cached(dataset_arn(self.group, dataset_type), derive, with_appended_records)
 
     def _events(self) -> EventIndex | None:
         """The interactions index, brought up to date with the events appended since it was built."""
@@ -154,12 +216,12 @@ class FilterContext:
         return ~hit if cond.op == "NOT IN" else hit
 
     def _items(self, cond: Cond, item_ids: np.ndarray, item_id: str | None) -> np.ndarray:
-        items = self._frame("ITEMS", items_view)
-        column = None if items is None else _column(items, cond.field)
+        view = self.files.cached(dataset_arn(self.group, "ITEMS"), items_columns, with_appended_items)
+        column = None if view is None else _column(view.frame, cond.field)
         if column is None:
             return np.full(len(item_ids), cond.op == "NOT IN")
-        values = self._resolve(cond.values, items, item_id)
-        return _matches(items[column].reindex(pd.Index(item_ids)), cond, values)
+        values = self._resolve(cond.values, view.frame, item_id)
+        return _column_matches(view.column(item_ids, column), cond, values)
 
     @staticmethod
     def _resolve(values: list, items: pd.DataFrame, item_id: str | None) -> list:
@@ -180,9 +242,9 @@ class FilterContext:
         column = None if frame is None else _column(frame, cond.field)
         if column is None:
             return np.zeros(len(users), dtype=bool)
-        known = pd.Index(users).isin(frame.index)
-        aligned = frame[column].reindex(pd.Index(users))
-        return known & _matches(aligned, cond, cond.values)
+        rows = _rows_of(frame.index, users)
+        aligned = frame[column].reset_index(drop=True).reindex(rows)  # as reindexing by ids gives
+        return (rows >= 0) & _matches(aligned, cond, cond.values)
 
     def user_mask(self, user_ids: np.ndarray) -> np.ndarray:
         """UserID filters: which of ``user_ids`` may appear in a segment."""

@@ -14,7 +14,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from psycopg import sql
 
 from personalize_pipeline.batch_output import LAYOUTS, copy_output, output_keys
-from personalize_pipeline.db import connect, set_local
+from personalize_pipeline.db import connect, run_setup, set_local
 from personalize_pipeline.s3_paths import split_s3_uri
 from personalize_pipeline.snapshots import LoadResult, load_snapshot, rollback, whole_table_view
 from personalize_pipeline.sql_files import compose, read_sql
@@ -125,18 +125,19 @@ def create_lookup_function(
     The body is one SELECT so PostgreSQL inlines it into the caller's query, and the user lookup is
     an equality on the snapshot's primary key. Returns the function's qualified name.
     """
-    with connect(db_conn_id) as conn, conn.transaction():
-        conn.execute(compose("cache/setup.sql", schema=schema))
-        body = compose(
-            "cache/lookup_body.sql", user_cache=(schema, user_cache), popular=(schema, popular_cache)
-        )
-        # The views may not exist yet on a fresh database; they are resolved at call time.
-        set_local(conn, "check_function_bodies", "off")
-        conn.execute(
-            compose(
-                "cache/lookup_function.sql",
-                function=(schema, function_name),
-                body=sql.Literal(body.as_string(conn)),
+    with connect(db_conn_id) as conn:
+        run_setup(conn, "cache/setup.sql", schema=schema)
+        with conn.transaction():
+            body = compose(
+                "cache/lookup_body.sql", user_cache=(schema, user_cache), popular=(schema, popular_cache)
             )
-        )
+            # The views may not exist yet on a fresh database; they are resolved at call time.
+            set_local(conn, "check_function_bodies", "off")
+            conn.execute(
+                compose(
+                    "cache/lookup_function.sql",
+                    function=(schema, function_name),
+                    body=sql.Literal(body.as_string(conn)),
+                )
+            )
     return f"{schema}.{function_name}"

@@ -390,6 +390,7 @@ class ServingConfig(_Strict):
     exposure_flush_seconds: float = Field(1.0, gt=0, le=300)
     max_future_skew_seconds: int = Field(300, ge=0, le=86_400)  # an event's timestamp may run this far ahead
 
+
 class PricingConfig(_Strict):
     """Amazon Personalize list prices (USD) for the cost estimates: the first tier of each price.
 

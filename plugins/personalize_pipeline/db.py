@@ -56,3 +56,18 @@ def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
 def set_local(conn: psycopg.Connection, name: str, value: str) -> None:
     """``SET LOCAL name = value`` with the value bound: it lasts until the end of the transaction."""
     conn.execute(compose("session/set_local.sql"), {"name": name, "value": value})
+
+
+def run_setup(conn: psycopg.Connection, *names: str, schema: str, lock: str | None = None) -> None:
+    """Run the setup files ``names`` (CREATE … IF NOT EXISTS) in a transaction of their own, committed
+    before the caller's data transaction: inside it, a setup's CREATE INDEX held the table's share
+    lock to the end, and two writers each waiting for the other's lock to insert deadlocked.
+    ``lock`` (a file taking ``schema`` as a parameter) runs first, where concurrent setups must
+    take turns."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise RuntimeError("Setup runs in a transaction of its own: call it before the data's transaction.")
+    with conn.transaction():
+        if lock is not None:
+            conn.execute(compose(lock), {"schema": schema})
+        for name in names:
+            conn.execute(compose(name, schema=schema))

@@ -212,8 +212,10 @@ def sync_events(
     ``state`` holds the watermark and must be a connection of its own (it commits per chunk
     while ``source`` keeps its read transaction open for the cursor).
     """
+    from personalize_pipeline.db import run_setup
+
+    run_setup(state, "event_sync/setup.sql", schema=schema)
     with state.cursor() as cur:
-        cur.execute(compose("event_sync/setup.sql", schema=schema))
         cur.execute(
             compose("event_sync/init_state.sql", schema=schema),
             {"tracker": tracker, "initial_ts": initial_ts},

@@ -240,11 +240,11 @@ def _check_minimums(cfg: PipelineConfig, rows: int, users_with_two: int) -> None
 
 def already_imported(*, db_conn_id: str, schema: str, dataset_group: str, dataset: str) -> set[str]:
     """Partition labels in the dataset since (and including) its newest FULL import."""
-    from personalize_pipeline.db import connect
+    from personalize_pipeline.db import connect, run_setup
     from personalize_pipeline.sql_files import compose
 
     with connect(db_conn_id, autocommit=True) as conn:
-        conn.execute(compose("imports/setup.sql", schema=schema))
+        run_setup(conn, "imports/setup.sql", schema=schema)
         rows = conn.execute(
             compose("imports/imported_since_full.sql", schema=schema),
             {"dataset_group": dataset_group, "dataset": dataset},
@@ -263,16 +263,16 @@ def record_imports(
     run_id: str,
 ) -> int:
     """Remember which partitions this run's interactions imports covered (one transaction)."""
-    from personalize_pipeline.db import connect
+    from personalize_pipeline.db import connect, run_setup
     from personalize_pipeline.sql_files import compose
 
     if plan["import_mode"] == "FULL":
         pairs = [(label, import_job_arns[0]) for label in plan["partitions"]] if import_job_arns else []
     else:
         pairs = list(zip(plan["partitions"], import_job_arns, strict=True))
-    with connect(db_conn_id) as conn, conn.transaction():
-        conn.execute(compose("imports/setup.sql", schema=schema))
-        with conn.cursor() as cur:
+    with connect(db_conn_id) as conn:
+        run_setup(conn, "imports/setup.sql", schema=schema)
+        with conn.transaction(), conn.cursor() as cur:
             cur.executemany(
                 compose("imports/record.sql", schema=schema),
                 [

@@ -202,16 +202,14 @@ def check_coverage(
     cfg: PipelineConfig, *, cache: str, load: dict, per_user: bool, item_column: str, end: datetime
 ) -> list[Problem]:
     """Measure the load's coverage, keep it, compare it with the cache's previous load."""
-    from personalize_pipeline.db import connect
+    from personalize_pipeline.db import connect, run_setup
     from personalize_pipeline.sql_files import compose
 
     schema = cfg.cache_schema
     current: dict = {"load_id": load["load_id"], "cache_name": cache}
     with connect(cfg.connections.cache_db) as conn:
-        # The setup's DDL runs in its own transaction: inside the measuring one, two caches' checks
-        # deadlocked (each held the index statement's share lock on the table and wanted to insert).
-        with conn.transaction():
-            conn.execute(compose("monitoring/setup.sql", schema=schema))
+        # Outside the measuring transaction: inside it, two caches' checks deadlocked.
+        run_setup(conn, "monitoring/setup.sql", schema=schema)
         with conn.transaction():
             active = (None, None)
             if per_user:

@@ -25,7 +25,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from personalize_pipeline.config import BASELINE_RECIPE, GateConfig
-from personalize_pipeline.db import connect, table_exists
+from personalize_pipeline.db import connect, run_setup, table_exists
 from personalize_pipeline.sql_files import compose
 
 log = logging.getLogger(__name__)
@@ -235,71 +235,72 @@ def record_and_judge(
     """
     record_lineage = {key: lineage.get(key) for key in _LINEAGE_KEYS}
     baseline = baseline or Baseline(skipped=None)
-    with connect(db_conn_id) as conn, conn.transaction():
-        conn.execute(compose("gate/lock.sql"), {"schema": schema})
-        conn.execute(compose("gate/setup.sql", schema=schema))
-        row = conn.execute(
-            compose("gate/live_version.sql", schema=schema),
-            {
-                "solution": solution,
-                "exclude_arn": solution_version_arn,
-                # a version's ARN is its solution's ARN, then "/<version id>"
-                "solution_arn": solution_version_arn.rsplit("/", 1)[0],
-            },
-        ).fetchone()
-        live_arn, live_metrics = row if row else (None, None)
-        promote, reasons = judge(metrics, live_metrics, rules)
-        if baseline.skipped:
-            reasons.append(f"no popularity baseline: {baseline.skipped}")
-        elif promote and baseline.version_arn:
-            promote, reason = beats_baseline(metrics, baseline.metrics, rules)
-            reasons.append(reason)
-        candidate_value, live_value = _value(metrics, rules.metric), _value(live_metrics, rules.metric)
-        waits_because = None
-        if skip_gate:
-            reasons = [SKIP_REASON] + (
-                [] if promote else ["the gate would have rejected it: " + "; ".join(reasons)]
+    with connect(db_conn_id) as conn:
+        run_setup(conn, "gate/setup.sql", schema=schema, lock="gate/lock.sql")
+        with conn.transaction():
+            conn.execute(compose("gate/lock.sql"), {"schema": schema})
+            row = conn.execute(
+                compose("gate/live_version.sql", schema=schema),
+                {
+                    "solution": solution,
+                    "exclude_arn": solution_version_arn,
+                    # a version's ARN is its solution's ARN, then "/<version id>"
+                    "solution_arn": solution_version_arn.rsplit("/", 1)[0],
+                },
+            ).fetchone()
+            live_arn, live_metrics = row if row else (None, None)
+            promote, reasons = judge(metrics, live_metrics, rules)
+            if baseline.skipped:
+                reasons.append(f"no popularity baseline: {baseline.skipped}")
+            elif promote and baseline.version_arn:
+                promote, reason = beats_baseline(metrics, baseline.metrics, rules)
+                reasons.append(reason)
+            candidate_value, live_value = _value(metrics, rules.metric), _value(live_metrics, rules.metric)
+            waits_because = None
+            if skip_gate:
+                reasons = [SKIP_REASON] + (
+                    [] if promote else ["the gate would have rejected it: " + "; ".join(reasons)]
+                )
+                promote, decision = True, SKIPPED_GATE
+            elif promote and (
+                waits_because := needs_approval(candidate_value, live_value, row is not None, rules)
+            ):
+                reasons.append(f"waiting for a human: {waits_because}")
+                promote, decision = False, AWAITING_APPROVAL
+            else:
+                decision = PROMOTED if promote else REJECTED
+            result = GateDecision(
+                solution=solution,
+                solution_version_arn=solution_version_arn,
+                live_version_arn=live_arn,
+                promote=promote,
+                reasons=reasons,
+                metric=rules.metric,
+                candidate_value=candidate_value,
+                live_value=live_value,
+                needs_approval=waits_because is not None,
+                baseline_value=_value(baseline.metrics, rules.metric),
+                tolerance=rules.tolerance,
             )
-            promote, decision = True, SKIPPED_GATE
-        elif promote and (
-            waits_because := needs_approval(candidate_value, live_value, row is not None, rules)
-        ):
-            reasons.append(f"waiting for a human: {waits_because}")
-            promote, decision = False, AWAITING_APPROVAL
-        else:
-            decision = PROMOTED if promote else REJECTED
-        result = GateDecision(
-            solution=solution,
-            solution_version_arn=solution_version_arn,
-            live_version_arn=live_arn,
-            promote=promote,
-            reasons=reasons,
-            metric=rules.metric,
-            candidate_value=candidate_value,
-            live_value=live_value,
-            needs_approval=waits_because is not None,
-            baseline_value=_value(baseline.metrics, rules.metric),
-            tolerance=rules.tolerance,
-        )
-        conn.execute(
-            compose("gate/record.sql", schema=schema),
-            {
-                "solution_version_arn": solution_version_arn,
-                "solution": solution,
-                "training_mode": training_mode,
-                "metrics": Jsonb(_storable(metrics)),
-                "gate_metric": rules.metric,
-                "candidate_value": result.candidate_value,
-                "live_value": result.live_value,
-                "compared_with": live_arn,
-                "decision": decision,
-                "reasons": reasons,
-                "rules": Jsonb(_rules_record(rules)),
-                "baseline_value": result.baseline_value,
-                "baseline_version_arn": baseline.version_arn,
-                **record_lineage,
-            },
-        )
+            conn.execute(
+                compose("gate/record.sql", schema=schema),
+                {
+                    "solution_version_arn": solution_version_arn,
+                    "solution": solution,
+                    "training_mode": training_mode,
+                    "metrics": Jsonb(_storable(metrics)),
+                    "gate_metric": rules.metric,
+                    "candidate_value": result.candidate_value,
+                    "live_value": result.live_value,
+                    "compared_with": live_arn,
+                    "decision": decision,
+                    "reasons": reasons,
+                    "rules": Jsonb(_rules_record(rules)),
+                    "baseline_value": result.baseline_value,
+                    "baseline_version_arn": baseline.version_arn,
+                    **record_lineage,
+                },
+            )
     log.log(logging.INFO if promote else logging.WARNING, "Quality gate: %s", result.summary())
     return result
 
@@ -313,18 +314,19 @@ def record_baseline(
     lineage: dict[str, str | None],
 ) -> None:
     """Keep the run's popularity-count version and its metrics (``<schema>.baseline_versions``)."""
-    with connect(db_conn_id) as conn, conn.transaction():
-        conn.execute(compose("gate/lock.sql"), {"schema": schema})
-        conn.execute(compose("gate/setup.sql", schema=schema))
-        conn.execute(
-            compose("gate/record_baseline.sql", schema=schema),
-            {
-                "solution_version_arn": solution_version_arn,
-                "recipe": BASELINE_RECIPE,
-                "metrics": Jsonb(_storable(metrics)),
-                **{key: lineage.get(key) for key in _LINEAGE_KEYS},
-            },
-        )
+    with connect(db_conn_id) as conn:
+        run_setup(conn, "gate/setup.sql", schema=schema, lock="gate/lock.sql")
+        with conn.transaction():
+            conn.execute(compose("gate/lock.sql"), {"schema": schema})
+            conn.execute(
+                compose("gate/record_baseline.sql", schema=schema),
+                {
+                    "solution_version_arn": solution_version_arn,
+                    "recipe": BASELINE_RECIPE,
+                    "metrics": Jsonb(_storable(metrics)),
+                    **{key: lineage.get(key) for key in _LINEAGE_KEYS},
+                },
+            )
 
 
 def record_answer(

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from personalize_pipeline.config import PipelineConfig
 from personalize_pipeline.costs import GB, CostEstimate, Usage, estimate, tps_hours
-from personalize_pipeline.db import connect, table_exists
+from personalize_pipeline.db import connect, run_setup, table_exists
 from personalize_pipeline.s3_paths import split_s3_uri
 from personalize_pipeline.sql_files import compose
 
@@ -92,21 +92,22 @@ def _campaign_tps_hours(cfg: PipelineConfig, personalize, ti, start, end) -> flo
 
 def record(cfg: PipelineConfig, dag_id: str, run_id: str, start, end, cost: CostEstimate) -> None:
     """Store the run's estimate (a rerun of the report replaces it)."""
-    with connect(cfg.connections.cache_db) as conn, conn.transaction():
-        conn.execute(compose("costs/setup.sql", schema=cfg.cache_schema))
-        conn.execute(
-            compose("costs/record.sql", schema=cfg.cache_schema),
-            {
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "data_interval_start": start,
-                "data_interval_end": end,
-                **cost.usage.as_dict(),
-                "cost_lines": Jsonb(cost.lines),
-                "total_usd": cost.total,
-                "pricing": Jsonb(cfg.pricing.model_dump(mode="json")),
-            },
-        )
+    with connect(cfg.connections.cache_db) as conn:
+        run_setup(conn, "costs/setup.sql", schema=cfg.cache_schema)
+        with conn.transaction():
+            conn.execute(
+                compose("costs/record.sql", schema=cfg.cache_schema),
+                {
+                    "dag_id": dag_id,
+                    "run_id": run_id,
+                    "data_interval_start": start,
+                    "data_interval_end": end,
+                    **cost.usage.as_dict(),
+                    "cost_lines": Jsonb(cost.lines),
+                    "total_usd": cost.total,
+                    "pricing": Jsonb(cfg.pricing.model_dump(mode="json")),
+                },
+            )
 
 
 def estimate_and_record(cfg: PipelineConfig, ti, dag_run, start, end) -> CostEstimate:

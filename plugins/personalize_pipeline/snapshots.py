@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from personalize_pipeline.batch_output import LAYOUTS
-from personalize_pipeline.db import connect, set_local
+from personalize_pipeline.db import connect, run_setup, set_local
 from personalize_pipeline.sql_files import compose
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def load_snapshot(
     record = {**_LINEAGE_DEFAULTS, **lineage}
     record["metrics"] = Jsonb(record["metrics"]) if record["metrics"] is not None else None
     with connect(db_conn_id, autocommit=True) as conn:
-        conn.execute(compose("cache/setup.sql", schema=schema))
+        run_setup(conn, "cache/setup.sql", schema=schema)
         _fail_abandoned_loads(conn, schema, cache_name)
         with conn.transaction():
             load_id = conn.execute(

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import DAG
+from interactions_chain import P, imported_interactions
 
-from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchInferenceJobOperator,
     PersonalizeCreateBatchSegmentJobOperator,
     PersonalizeCreateCampaignOperator,
-    PersonalizeCreateDatasetGroupOperator,
-    PersonalizeCreateDatasetImportJobOperator,
-    PersonalizeCreateDatasetOperator,
     PersonalizeCreateEventTrackerOperator,
     PersonalizeCreateFilterOperator,
-    PersonalizeCreateSchemaOperator,
     PersonalizeCreateSolutionOperator,
     PersonalizeCreateSolutionVersionOperator,
 )
 from personalize_provider.operators.personalize_cleanup import PersonalizeCleanupSolutionVersionsOperator
 
-SCHEMA = SYNTHETIC_INTERACTIONS_SCHEMA
-P = "{{ params.prefix }}"
 RECIPE = "arn:aws:personalize:::recipe/"
 
 
@@ -42,19 +36,7 @@ def build(dag_id: str, deferrable: bool) -> DAG:
             "role_arn": "arn:aws:iam::123456789012:role/provider-tests",
         },
     ) as dag:
-        group = PersonalizeCreateDatasetGroupOperator(task_id="group", name=P, **wait)
-        schema = PersonalizeCreateSchemaOperator(task_id="schema", name=P, schema=SCHEMA)
-        dataset = PersonalizeCreateDatasetOperator(
-            task_id="dataset",
-            name=P,
-            dataset_group_arn=group.output,
-            dataset_type="INTERACTIONS",
-            schema_arn=schema.output,
-            **wait,
-        )
-        imported = PersonalizeCreateDatasetImportJobOperator(
-            task_id="import", dataset_arn=dataset.output, data_location="{{ params.interactions }}", **wait
-        )
+        group, imported = imported_interactions(wait)
         users = PersonalizeCreateSolutionOperator(
             task_id="user_solution",
             name=f"{P}-users",

@@ -60,7 +60,7 @@ class AirflowCluster:
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW_CONN_AWS_DEFAULT": aws_connection_json(aws_endpoint_url),
-            "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("", "plugins")),
+            "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("", "plugins", "tests/dag_fixtures")),
         }
         self.home = home
         self.processes: dict[str, subprocess.Popen] = {}

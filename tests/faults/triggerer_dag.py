@@ -4,19 +4,14 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG
+from interactions_chain import P, imported_interactions  # tests/dag_fixtures, on the cluster's PYTHONPATH
 
-from local_aws.testing import SYNTHETIC_INTERACTIONS_SCHEMA
 from personalize_provider.operators.personalize import (
     PersonalizeCreateBatchInferenceJobOperator,
-    PersonalizeCreateDatasetGroupOperator,
-    PersonalizeCreateDatasetImportJobOperator,
-    PersonalizeCreateDatasetOperator,
-    PersonalizeCreateSchemaOperator,
     PersonalizeCreateSolutionOperator,
     PersonalizeCreateSolutionVersionOperator,
 )
 
-P = "{{ params.prefix }}"
 WAIT = {"waiter_delay": 1, "deferrable": True}
 
 with DAG(
@@ -26,19 +21,7 @@ with DAG(
     default_args={"retries": 3, "retry_delay": timedelta(seconds=2)},
     params={"prefix": "", "interactions": "", "users_input": "", "output": ""},
 ):
-    group = PersonalizeCreateDatasetGroupOperator(task_id="group", name=P, **WAIT)
-    schema = PersonalizeCreateSchemaOperator(task_id="schema", name=P, schema=SYNTHETIC_INTERACTIONS_SCHEMA)
-    dataset = PersonalizeCreateDatasetOperator(
-        task_id="dataset",
-        name=P,
-        dataset_group_arn=group.output,
-        dataset_type="INTERACTIONS",
-        schema_arn=schema.output,
-        **WAIT,
-    )
-    imported = PersonalizeCreateDatasetImportJobOperator(
-        task_id="import", dataset_arn=dataset.output, data_location="{{ params.interactions }}", **WAIT
-    )
+    group, imported = imported_interactions(WAIT)
     solution = PersonalizeCreateSolutionOperator(
         task_id="solution",
         name=P,

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from personalize_pipeline.config import PRIMARY_METRIC, ExperimentConfig, MetricConfig, PipelineConfig
-from personalize_pipeline.db import connect
+from personalize_pipeline.db import connect, run_setup
 from personalize_pipeline.experiments.stats import (
     COUNT_COLUMNS,
     RESULT_COLUMNS,
@@ -79,8 +79,7 @@ def run_report(cfg: PipelineConfig, day: date, *, dag_id: str | None, run_id: st
         return []
     schema = cfg.cache_schema
     with connect(cfg.connections.cache_db) as conn, _store_connection(cfg, conn) as store:
-        conn.execute(compose("experiments/setup.sql", schema=schema))
-        conn.execute(compose("experiments/results_setup.sql", schema=schema))
+        run_setup(conn, "experiments/setup.sql", "experiments/results_setup.sql", schema=schema)
         summaries = []
         for name, experiment in experiments.items():
             until = rules_on(experiment, day)[0]
