@@ -68,7 +68,7 @@ def buckets_bulk(seed: str, user_ids: Sequence[str]) -> np.ndarray:
         user_hash = new_hash()
         user_hash.update(user)
         append(user_hash.digest())
-    first_words = np.frombuffer(digests, dtype=">u8")[:: DIGEST_WORDS].astype(np.uint64)
+    first_words = np.frombuffer(digests, dtype=">u8")[::DIGEST_WORDS].astype(np.uint64)
     return (first_words % BUCKETS).astype(np.int64)
 
 

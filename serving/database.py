@@ -63,6 +63,7 @@ class Statements:
         self.record_lost = self._text(compose("serving/record_lost.sql", schema=self.schema))
         self.insert_event = self._text(compose("serving/insert_event.sql"))
         self.insert_purchase = self._text(compose("serving/insert_purchase.sql"))
+        self.reseat_event_ids = self._text(compose("serving/reseat_event_ids.sql"))
 
     @staticmethod
     def _text(statement: sql.Composed) -> str:
@@ -101,6 +102,7 @@ async def set_up(url: str, config: PipelineConfig) -> None:
         await conn.execute(compose("cache/setup.sql", schema=config.cache_schema))
         await conn.execute(compose("experiments/setup.sql", schema=config.cache_schema))
         await conn.execute(compose("serving/setup.sql"))
+        await conn.execute(compose("serving/reseat_event_ids.sql"))
 
 
 async def fetch(pool: AsyncConnectionPool, query: str, params: dict) -> list[tuple]:

@@ -5,6 +5,8 @@ to ``store.orders`` with one ``store.order_items`` line at the product's price: 
 export and event-sync queries already read. A client's ``event_id`` is kept as
 ``client_event_id`` (a uuid when it sends none); a retry with the same id adds nothing. Unknown
 customers and products are rejected (422 naming the field), not created: the store owns them.
+Another writer may insert events with ids of its own while the API runs; when one took the
+sequence's next id, the sequence is moved past the table's ids and the insert retried once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from personalize_pipeline.config import PipelineConfig
@@ -22,6 +25,7 @@ from serving.models import EventIn, EventStored
 PURCHASE = "purchase"
 STORE_EVENT_TYPES = ("view", "add_to_cart", PURCHASE)  # what store.events (CHECK) and orders hold
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EVENT_ID_KEY = "events_pkey"  # store.events' primary key (include/sql/store_schema.sql)
 MILLISECONDS_FROM = 100_000_000_000  # seconds reach this in the year 5138; milliseconds did in 1973
 
 
@@ -67,7 +71,13 @@ async def store_event(
         "recommendation_id": event.recommendation_id,
     }
     async with pool.connection() as conn:
-        cur = await conn.execute(query, params, prepare=True)
+        try:
+            cur = await conn.execute(query, params, prepare=True)
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name != EVENT_ID_KEY:
+                raise
+            await conn.execute(statements.reseat_event_ids)
+            cur = await conn.execute(query, params, prepare=True)
         customer, product, inserted = await cur.fetchone()
     if not customer:
         raise RequestProblem("body.user_id", "no such customer in the store")

@@ -136,3 +136,22 @@ def test_the_simulated_clock_stamps_events_only_when_enabled(caches, serve, demo
             )
     assert stamps[0] > simulated + timedelta(days=1)  # the server's clock (machine time is later)
     assert stamps[1] == simulated
+
+
+def test_an_event_id_taken_by_another_writer_moves_the_sequence_on(client, store_url):
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        # another writer takes the next ids the API's sequence would hand out
+        taken = conn.execute("SELECT last_value FROM store.events_event_id_seq").fetchone()[0] + 1
+        conn.execute(
+            "INSERT INTO store.events (event_id, customer_id, product_id, event_type, occurred_at) "
+            "SELECT i, 'srv-c3', 'srv-p2', 'view', %s FROM generate_series(%s::bigint, %s::bigint) i",
+            (AT, taken, taken + 2),
+        )
+    event, response = _post(client, "view")
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] is True
+    with psycopg.connect(store_url) as conn:
+        event_id = conn.execute(
+            "SELECT event_id FROM store.events WHERE client_event_id = %s", (event["event_id"],)
+        ).fetchone()[0]
+    assert event_id > taken + 2
