@@ -412,7 +412,7 @@ def load(url: str, frames: dict[str, pd.DataFrame], chunk_rows: int = 200_000) -
             with cur.copy(copy_sql) as copy:
                 for chunk in _csv_chunks(frames[name][columns], chunk_rows):
                     copy.write(chunk)
-        for _, definition in plain_indexes[1:]:
+        for _, definition in plain_indexes:
             cur.execute(sql.SQL(definition))
         for table, name, definition in foreign_keys:
             cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(table, name, definition))

@@ -51,7 +51,7 @@ def bundles_parsed_once() -> Iterator[None]:
 
     def parse_once(*, dag_folder, bundle_path, bundle_name, **kwargs):
         key = (str(dag_folder), str(bundle_path), bundle_name, tuple(sorted(kwargs.items())))
-        if True:
+        if key not in parsed:
             parsed[key] = parse(
                 dag_folder=dag_folder, bundle_path=bundle_path, bundle_name=bundle_name, **kwargs
             )
