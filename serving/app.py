@@ -88,8 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
         """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
         await require_api_key(request)  # the checks in the order FastAPI's dependencies made them
         now = await request_now(request)
-        query = checked(RecommendationQuery, request, PARAMETERS[RecommendationQuery])
-        return await recommend(request.app.state.service, query.user_id, query.n, now)
+        user_id, n = checked(RecommendationQuery, request, PARAMETERS[RecommendationQuery])
+        return await recommend(request.app.state.service, user_id, n, now)
 
     def plain_get(path: str, endpoint, response_model: type[BaseModel], query: type[BaseModel]) -> None:
         """A GET route without dependency injection per request (see serving.plain_route)."""
@@ -113,20 +113,23 @@ def create_app(settings: Settings) -> FastAPI:
     async def similar_items(request: Request) -> Response:
         """Products like this one; the popular ones for a product the model does not know."""
         await require_api_key(request)
-        query, service = checked(ItemQuery, request, PARAMETERS[ItemQuery]), request.app.state.service
-        answer = await service.recommender.similar_items(query.item_id, query.n)
-        return ranked(recommendation_id(), answer, "item_id", query.item_id)
+        (item_id, n), service = checked(ItemQuery, request, PARAMETERS[ItemQuery]), request.app.state.service
+        answer = await service.recommender.similar_items(item_id, n)
+        return ranked(recommendation_id(), answer, "item_id", item_id)
 
     plain_get("/similar-items/{item_id}", similar_items, SimilarItems, ItemQuery)
 
     async def item_segments(request: Request) -> Response:
         """The customers most likely to buy this product."""
         await require_api_key(request)
-        query, service = checked(SegmentQuery, request, PARAMETERS[SegmentQuery]), request.app.state.service
-        answer = await service.recommender.item_segment(query.item_id, query.n)
+        (item_id, n), service = (
+            checked(SegmentQuery, request, PARAMETERS[SegmentQuery]),
+            request.app.state.service,
+        )
+        answer = await service.recommender.item_segment(item_id, n)
         if answer is None:
             raise RequestProblem("path.item_id", "no segment for this product", status=404)
-        return listed(recommendation_id(), answer, "item_id", query.item_id, "user_ids", answer.encoded)
+        return listed(recommendation_id(), answer, "item_id", item_id, "user_ids", answer.encoded)
 
     plain_get("/item-segments/{item_id}", item_segments, ItemSegment, SegmentQuery)
 

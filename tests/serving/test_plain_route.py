@@ -174,3 +174,86 @@ def test_the_list_the_database_encodes_reads_as_the_response_model_writes_it(cac
     [(key, encoded, _)] = rows
     items = [json.loads(Item(item_id=item, score=score).model_dump_json()) for item, score in values[:5]]
     assert (key, json.loads(encoded)) == ("c-\u2603", items)
+
+
+ODD_VALUES = [
+    "",
+    "0",
+    "1",
+    "010",
+    "500",
+    "501",
+    "-1",
+    "+5",
+    " 5",
+    "5 ",
+    "1_0",
+    "1e2",
+    "5.0",
+    "\u0665",
+    "²",
+    "9" * 9,
+    "9" * 10,
+    "9" * 5000,
+    "x",
+    "x" * 256,
+    "x" * 257,
+    "a\x00b",
+    "\n",
+    "é" * 256,
+    "ü" * 257,
+]
+
+
+@pytest.mark.parametrize("model_name", ["RecommendationQuery", "ItemQuery", "SegmentQuery"])
+def test_the_quick_checks_accept_only_what_the_model_accepts_with_its_value(model_name):
+    from pydantic import ValidationError
+
+    from serving import models
+    from serving.plain_route import quick_checks
+
+    model = getattr(models, model_name)
+    checks = quick_checks(model)
+    assert set(checks) == set(model.model_fields)
+    judged = 0
+    for name, (check, default) in checks.items():
+        assert default == (
+            None if model.model_fields[name].is_required() else model.model_fields[name].default
+        )
+        others = {other: "1" for other in checks if other != name}
+        for value in ODD_VALUES:
+            quick = check(value)
+            try:
+                expected = getattr(model.model_validate({**others, name: value}), name)
+            except ValidationError:
+                assert quick is None, (name, value)
+                continue
+            assert quick in (None, expected), (name, value)
+            judged += quick is not None
+    assert judged >= 8  # the common values do take the quick path
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"n=10",
+        b"n",
+        b"=5",
+        b"=",
+        b"n=1=2",
+        b"n=1&n=2",
+        b"n=%31",
+        b"n=1+2",
+        b"a=b",
+        b"n=\xe9",
+        b"&",
+        b"n=;",
+    ],
+)
+def test_the_query_string_reads_as_parse_qsl_reads_it(raw):
+    from urllib.parse import parse_qsl
+
+    from serving.plain_route import _query
+
+    assert _query(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
