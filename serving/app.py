@@ -7,9 +7,7 @@ at /docs.
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import datetime
-from math import isfinite
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -18,6 +16,7 @@ from pydantic import BaseModel
 
 from serving import errors
 from serving.auth import require_api_key
+from serving.bodies import listed, ranked, recommendation_id
 from serving.clock import request_now
 from serving.database import UNAVAILABLE, fetch
 from serving.errors import RequestProblem
@@ -37,7 +36,7 @@ from serving.models import (
     SimilarItems,
 )
 from serving.plain_route import PlainRoute, checked, documented
-from serving.recommend import Answer, DatabaseDown
+from serving.recommend import DatabaseDown
 from serving.service import Service
 from serving.settings import Settings
 
@@ -56,31 +55,6 @@ async def _service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(_service)]
-
-
-def _answer_json(served: dict, key: str, key_value: str, values: list[tuple[str, float | None]]) -> Response:
-    """A ranked list's body (the route's response model documents it), encoded by the standard library.
-
-    Building the pydantic models item by item cost a tenth of the hot route's CPU. Scores that are
-    not finite go out as null, as pydantic wrote them.
-    """
-    items = [
-        {"item_id": item, "score": score if score is None or isfinite(score) else None}
-        for item, score in values
-    ]
-    return Response(json.dumps({**served, key: key_value, "items": items}), media_type="application/json")
-
-
-def _listed(body: dict, name: str, encoded: str) -> Response:
-    """``body`` with the JSON array ``encoded`` (as the database built it) as its last field ``name``."""
-    return Response(f'{json.dumps(body)[:-1]}, "{name}": {encoded}}}', media_type="application/json")
-
-
-def _answer(served: dict, key: str, key_value: str, answer: Answer) -> Response:
-    """A ranked list's body (the route's response model documents it)."""
-    if answer.encoded is not None:
-        return _listed({**served, key: key_value}, "items", answer.encoded)
-    return _answer_json(served, key, key_value, answer.values)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -105,19 +79,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def recommend(service: Service, user_id: str, n: int, now: datetime) -> Response:
         answer = await service.recommender.for_user(user_id, n, now)
-        served = service.served(answer)
+        rec_id = recommendation_id()
         if answer.experiment:
-            service.exposures.record(
-                answer.experiment, answer.variant, user_id, served["recommendation_id"], answer.source, now
-            )
-        return _answer(served, "user_id", user_id, answer)
+            service.exposures.record(answer.experiment, answer.variant, user_id, rec_id, answer.source, now)
+        return ranked(rec_id, answer, "user_id", user_id)
 
     async def get_recommendations(request: Request) -> Response:
         """A customer's recommendations: experiment variant, else the personalized cache, else popular."""
         await require_api_key(request)  # the checks in the order FastAPI's dependencies made them
         now = await request_now(request)
-        query = checked(RecommendationQuery, request, PARAMETERS[RecommendationQuery])
-        return await recommend(request.app.state.service, query.user_id, query.n, now)
+        user_id, n = checked(RecommendationQuery, request, PARAMETERS[RecommendationQuery])
+        return await recommend(request.app.state.service, user_id, n, now)
 
     def plain_get(path: str, endpoint, response_model: type[BaseModel], query: type[BaseModel]) -> None:
         """A GET route without dependency injection per request (see serving.plain_route)."""
@@ -141,20 +113,23 @@ def create_app(settings: Settings) -> FastAPI:
     async def similar_items(request: Request) -> Response:
         """Products like this one; the popular ones for a product the model does not know."""
         await require_api_key(request)
-        query, service = checked(ItemQuery, request, PARAMETERS[ItemQuery]), request.app.state.service
-        answer = await service.recommender.similar_items(query.item_id, query.n)
-        return _answer(service.served(answer), "item_id", query.item_id, answer)
+        (item_id, n), service = checked(ItemQuery, request, PARAMETERS[ItemQuery]), request.app.state.service
+        answer = await service.recommender.similar_items(item_id, n)
+        return ranked(recommendation_id(), answer, "item_id", item_id)
 
     plain_get("/similar-items/{item_id}", similar_items, SimilarItems, ItemQuery)
 
     async def item_segments(request: Request) -> Response:
         """The customers most likely to buy this product."""
         await require_api_key(request)
-        query, service = checked(SegmentQuery, request, PARAMETERS[SegmentQuery]), request.app.state.service
-        answer = await service.recommender.item_segment(query.item_id, query.n)
+        (item_id, n), service = (
+            checked(SegmentQuery, request, PARAMETERS[SegmentQuery]),
+            request.app.state.service,
+        )
+        answer = await service.recommender.item_segment(item_id, n)
         if answer is None:
             raise RequestProblem("path.item_id", "no segment for this product", status=404)
-        return _listed({**service.served(answer), "item_id": query.item_id}, "user_ids", answer.encoded)
+        return listed(recommendation_id(), answer, "item_id", item_id, "user_ids", answer.encoded)
 
     plain_get("/item-segments/{item_id}", item_segments, ItemSegment, SegmentQuery)
 

@@ -9,14 +9,14 @@ memory, marked ``degraded``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
 from personalize_pipeline.config import ExperimentConfig, PipelineConfig, VariantConfig
-from serving.assignment import assign
+from serving.assignment import bounds, bucket, variant_index
 from serving.campaign import CampaignClient
 from serving.coalesce import Coalescer
 from serving.database import UNAVAILABLE, Lookup, Statements, fetch
@@ -36,6 +36,12 @@ class Answer:
     experiment: str | None = None
     variant: str | None = None
     encoded: str | None = None  # a cache's list as the database wrote it: the response's JSON array
+
+    def in_variant(self, experiment: str, variant: str) -> Answer:
+        """This answer as an experiment's variant (half the CPU of ``dataclasses.replace``)."""
+        return Answer(
+            self.values, self.source, self.load_id, self.degraded, experiment, variant, self.encoded
+        )
 
 
 class DatabaseDown(Exception):
@@ -67,10 +73,15 @@ class Recommender:
         self.similar = similar and statements.ranked(similar, "item_id", "similar_item_id", scored=True)
         self.segments = segments and statements.ranked(segments, "item_id", "user_id", scored=False)
         self.readers: dict[tuple[Lookup, int], Coalescer[Ranked]] = {}  # made on first use
+        # each experiment's variant ranges, worked out once instead of on every request
+        self.experiments = [
+            (name, experiment, bounds([v.weight for v in experiment.variants]))
+            for name, experiment in config.experiments.items()
+        ]
 
-    def experiment_at(self, now: datetime) -> tuple[str, ExperimentConfig] | None:
-        """The experiment running at ``now`` (configs never overlap in time)."""
-        return next(((n, e) for n, e in self.config.experiments.items() if e.active_at(now)), None)
+    def experiment_at(self, now: datetime) -> tuple[str, ExperimentConfig, list[int]] | None:
+        """The experiment running at ``now`` (configs never overlap in time), with its variant ranges."""
+        return next((running for running in self.experiments if running[1].active_at(now)), None)
 
     async def read(self, lookup: Lookup, key: str, n: int) -> Answer | None:
         """One key's list from a cache, read with whatever other keys of it are asked meanwhile;
@@ -107,11 +118,10 @@ class Recommender:
         if running is None:
             solution = next(iter(self.user_lookups), None)
             return await self._solution(solution, user_id, n)
-        name, experiment = running
-        weights = [v.weight for v in experiment.variants]
-        variant = experiment.variants[assign(experiment.seed, weights, user_id)]
+        name, experiment, upper = running
+        variant = experiment.variants[variant_index(bucket(experiment.seed, user_id), upper)]
         answer = await self._variant(variant, user_id, n)
-        return replace(answer, experiment=name, variant=variant.name)
+        return answer.in_variant(name, variant.name)
 
     async def _variant(self, variant: VariantConfig, user_id: str, n: int) -> Answer:
         source = variant.source

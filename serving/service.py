@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 
 from serving.campaign import CampaignClient
 from serving.database import UNAVAILABLE, Statements, open_pool, set_up
 from serving.exposures import ExposureLog
 from serving.fallbacks import FallbackLists
-from serving.recommend import Answer, Recommender
+from serving.recommend import Recommender
 from serving.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,13 +95,3 @@ class Service:
         await self.pool.close()
         if self.source_pool is not self.pool:
             await self.source_pool.close()
-
-    def served(self, answer: Answer) -> dict:
-        return {
-            "recommendation_id": str(uuid.uuid4()),
-            "source": answer.source,
-            "cache_load_id": answer.load_id,
-            "experiment": answer.experiment,
-            "variant": answer.variant,
-            "degraded": answer.degraded,
-        }

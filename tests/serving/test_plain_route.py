@@ -3,11 +3,16 @@ reject and document its parameters as FastAPI did."""
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
+import uuid
 
 import psycopg
 import pytest
 from api_testdata import PERSONAL, SCHEMA
+
+_UUID4_FIXED = (0xF000 << 64) | (0xC000 << 48)  # the version and variant bits
 
 
 def test_a_repeated_parameter_takes_its_last_value_as_fastapi_did(client):
@@ -60,8 +65,9 @@ def test_the_item_routes_document_their_parameters_and_response(client, path, de
 
 
 def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
-    from serving.app import _answer_json
+    from serving.bodies import ranked
     from serving.models import Item, Recommendations
+    from serving.recommend import Answer
 
     values = [
         ("p-ü", 0.25),
@@ -78,10 +84,59 @@ def test_the_hand_encoded_body_reads_as_the_response_model_writes_it():
         "variant": "v",
         "degraded": False,
     }
-    body = json.loads(_answer_json(served, "user_id", "c-\u2603", values).body)
+    answer = Answer(values, "personalized", 7, experiment="e", variant="v")
+    body = json.loads(ranked("r1", answer, "user_id", "c-\u2603").body)
     items = [Item(item_id=item, score=score) for item, score in values]
     model = Recommendations(user_id="c-\u2603", items=items, **served)
     assert body == json.loads(model.model_dump_json())
+
+
+@pytest.mark.parametrize(
+    ("answer", "key_value"),
+    [
+        (("personalized", 7, False, None, None), "c1"),
+        (("popular", None, True, 'exp "ü"\n', "v\u2603\\"), 'c-"\u2603\x01</'),
+    ],
+)
+def test_the_composed_body_is_the_text_json_dumps_writes(answer, key_value):
+    """Byte for byte, so clients see the same text as before the body was composed by hand."""
+    from serving.bodies import listed, recommendation_id
+    from serving.recommend import Answer
+
+    source, load_id, degraded, experiment, variant = answer
+    rec_id = recommendation_id()
+    served = Answer([], source, load_id, degraded, experiment, variant)
+    body = listed(rec_id, served, "user_id", key_value, "items", '[{"item_id": "p1", "score": 0.5}]')
+    fields = {
+        "recommendation_id": rec_id,
+        "source": source,
+        "cache_load_id": load_id,
+        "experiment": experiment,
+        "variant": variant,
+        "degraded": degraded,
+        "user_id": key_value,
+        "items": [{"item_id": "p1", "score": 0.5}],
+    }
+    assert body.body.decode() == json.dumps(fields)
+    assert dict(body.raw_headers) == {
+        b"content-length": str(len(body.body)).encode(),
+        b"content-type": b"application/json",
+    }
+
+
+def test_recommendation_ids_are_random_uuids_as_uuid4_writes_them():
+    from serving.bodies import recommendation_id
+
+    ids = [recommendation_id() for _ in range(2000)]
+    parsed = [uuid.UUID(text) for text in ids]
+    assert all(
+        str(u) == text and u.version == 4 and u.variant == uuid.RFC_4122
+        for u, text in zip(parsed, ids, strict=True)
+    )
+    assert len(set(ids)) == len(ids)
+    # every other bit varies: none is stuck at 0 or 1 across the ids
+    assert functools.reduce(operator.or_, (u.int for u in parsed)) | _UUID4_FIXED == (1 << 128) - 1
+    assert functools.reduce(operator.and_, (u.int for u in parsed)) & ~_UUID4_FIXED == 0
 
 
 def test_the_list_the_database_encodes_reads_as_the_response_model_writes_it(caches, demo_config):
@@ -119,3 +174,86 @@ def test_the_list_the_database_encodes_reads_as_the_response_model_writes_it(cac
     [(key, encoded, _)] = rows
     items = [json.loads(Item(item_id=item, score=score).model_dump_json()) for item, score in values[:5]]
     assert (key, json.loads(encoded)) == ("c-\u2603", items)
+
+
+ODD_VALUES = [
+    "",
+    "0",
+    "1",
+    "010",
+    "500",
+    "501",
+    "-1",
+    "+5",
+    " 5",
+    "5 ",
+    "1_0",
+    "1e2",
+    "5.0",
+    "\u0665",
+    "²",
+    "9" * 9,
+    "9" * 10,
+    "9" * 5000,
+    "x",
+    "x" * 256,
+    "x" * 257,
+    "a\x00b",
+    "\n",
+    "é" * 256,
+    "ü" * 257,
+]
+
+
+@pytest.mark.parametrize("model_name", ["RecommendationQuery", "ItemQuery", "SegmentQuery"])
+def test_the_quick_checks_accept_only_what_the_model_accepts_with_its_value(model_name):
+    from pydantic import ValidationError
+
+    from serving import models
+    from serving.plain_route import quick_checks
+
+    model = getattr(models, model_name)
+    checks = quick_checks(model)
+    assert set(checks) == set(model.model_fields)
+    judged = 0
+    for name, (check, default) in checks.items():
+        assert default == (
+            None if model.model_fields[name].is_required() else model.model_fields[name].default
+        )
+        others = {other: "1" for other in checks if other != name}
+        for value in ODD_VALUES:
+            quick = check(value)
+            try:
+                expected = getattr(model.model_validate({**others, name: value}), name)
+            except ValidationError:
+                assert quick is None, (name, value)
+                continue
+            assert quick in (None, expected), (name, value)
+            judged += quick is not None
+    assert judged >= 8  # the common values do take the quick path
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"n=10",
+        b"n",
+        b"=5",
+        b"=",
+        b"n=1=2",
+        b"n=1&n=2",
+        b"n=%31",
+        b"n=1+2",
+        b"a=b",
+        b"n=\xe9",
+        b"&",
+        b"n=;",
+    ],
+)
+def test_the_query_string_reads_as_parse_qsl_reads_it(raw):
+    from urllib.parse import parse_qsl
+
+    from serving.plain_route import _query
+
+    assert _query(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
