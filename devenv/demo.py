@@ -85,6 +85,7 @@ def run(size: str, use_real_aws: bool) -> int:
             metadata_db_url=airflow_database_url(db_url),
         )
         migrate()
+        _leave_deferred_tasks_to_a_triggerer(stack)
         t = _step("Airflow metadata database ready", t)
         from personalize_pipeline.config import load_config
 
@@ -115,6 +116,14 @@ def run(size: str, use_real_aws: bool) -> int:
         f"Total {time.monotonic() - t0:.1f} s, {_cpu_seconds():.1f} CPU s; load average {load} (1/5/15 min)"
     )
     return 0
+
+
+def _leave_deferred_tasks_to_a_triggerer(stack: contextlib.ExitStack) -> None:
+    """Trainings, batch jobs and creates then wait together in a triggerer, not one by one inline."""
+    from devenv.triggered_runs import deferred_tasks_left_to, running_triggerer
+
+    triggerer = stack.enter_context(running_triggerer(LOCAL_DIR / "airflow" / "logs" / "triggerer.log"))
+    stack.enter_context(deferred_tasks_left_to(triggerer))
 
 
 def _run_experiment(bag, cfg, db_url: str, started: float) -> None:
