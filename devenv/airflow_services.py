@@ -29,13 +29,16 @@ GRACE_SECONDS = 30.0
 API_READY_SECONDS = 600.0
 
 
+AIRFLOW = [sys.executable, "-m", "airflow"]
+TRIGGERER = [*AIRFLOW, "triggerer", "--skip-serve-logs"]  # also beside the demo's dag.test()
+
+
 def commands(host: str, port: int) -> dict[str, list[str]]:
-    airflow = [sys.executable, "-m", "airflow"]
     return {
-        "api-server": [*airflow, "api-server", "--host", host, "--port", str(port)],
-        "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
-        "dag-processor": [*airflow, "dag-processor"],
-        "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
+        "api-server": [*AIRFLOW, "api-server", "--host", host, "--port", str(port)],
+        "scheduler": [*AIRFLOW, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [*AIRFLOW, "dag-processor"],
+        "triggerer": TRIGGERER,
     }
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
 import psutil
 
+from devenv.airflow_services import TRIGGERER
 from devenv.process_tree import stop_tree
 
 STOP_GRACE_SECONDS = 30.0
@@ -38,7 +38,7 @@ def running_triggerer(log_file: Path) -> Iterator[subprocess.Popen]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         triggerer = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "triggerer", "--skip-serve-logs"],
+            TRIGGERER,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
