@@ -50,14 +50,14 @@ def forget_previous_run(database_url: str, schema: str, experiment: str) -> None
     import psycopg
     from psycopg import sql
 
-    from personalize_pipeline.sql_files import compose
+    from personalize_pipeline.db import run_setup
 
     with psycopg.connect(database_url) as conn:
-        conn.execute(compose("experiments/setup.sql", schema=schema))
-        conn.execute(compose("experiments/results_setup.sql", schema=schema))
-        for table in ("experiment_exposures", "experiment_exposures_lost", "experiment_results"):
-            delete = sql.SQL("DELETE FROM {} WHERE experiment = %s").format(sql.Identifier(schema, table))
-            conn.execute(delete, (experiment,))
+        run_setup(conn, "experiments/setup.sql", "experiments/results_setup.sql", schema=schema)
+        with conn.transaction():
+            for table in ("experiment_exposures", "experiment_exposures_lost", "experiment_results"):
+                delete = sql.SQL("DELETE FROM {} WHERE experiment = %s").format(sql.Identifier(schema, table))
+                conn.execute(delete, (experiment,))
 
 
 def run_experiment_loop(bag, cfg, database_url: str) -> str | None:
