@@ -138,3 +138,25 @@ def test_a_failed_read_fails_every_request_it_served_and_the_next_reads_go_on():
         return await coalescer.get("c"), coalescer.reading
 
     assert asyncio.run(run()) == ("c!", False)
+
+
+def test_the_ranked_read_is_planned_once_per_connection_not_per_request(caches, demo_config):
+    """A custom plan per execution (PostgreSQL's default for ``key = ANY($1)``) doubled the read's
+    server CPU; the pool's connections use the generic plan from the first execution."""
+
+    async def body(service):
+        lookup = service.recommender.user_lookups["user-personalization"]
+        conn = await service.pool.getconn()
+        try:
+            for keys in (["srv-c1"], ["srv-c1", "srv-c2"], ["nobody"]) * 3:
+                params = {"cache_name": lookup.cache_name, "keys": keys, "n": 5}
+                await (await conn.execute(lookup.query, params, prepare=True)).fetchall()
+            cur = await conn.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE strpos(statement, 'json_agg') > 0 AND strpos(statement, 'pg_prepared') = 0"
+            )
+            return await cur.fetchall()
+        finally:
+            await service.pool.putconn(conn)
+
+    assert _with_service(demo_config(), caches, body) == [(9, 0)]
