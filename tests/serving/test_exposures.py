@@ -28,6 +28,24 @@ def exposures_url(store_url, demo_config):
     return store_url
 
 
+def test_the_set_up_replaces_the_per_user_btree_with_a_time_range_index(exposures_url, demo_config):
+    """The report reads a time window; the b-tree cost each written exposure twice the server CPU."""
+    with psycopg.connect(exposures_url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE INDEX experiment_exposures_by_user ON {SCHEMA}.experiment_exposures "
+            "(experiment, user_id, exposed_at)"
+        )  # as an earlier version of the set-up left it
+        asyncio.run(set_up(exposures_url, demo_config()))
+        indexes = dict(
+            conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                (SCHEMA, "experiment_exposures"),
+            ).fetchall()
+        )
+    assert "experiment_exposures_by_user" not in indexes
+    assert "USING brin (exposed_at)" in indexes["experiment_exposures_by_time"]
+
+
 def _log(url: str, demo_config, capacity: int = 100_000) -> ExposureLog:
     return ExposureLog(url, Statements(demo_config()), capacity)
 
