@@ -114,6 +114,15 @@ def test_openapi_docs_list_every_route(client):
     assert client.get("/docs").status_code == 200
 
 
+def test_the_api_routes_are_matched_before_the_documentation(client):
+    """Routes are tried in order: the documentation's four must not be tried before every request."""
+    paths = [route.path for route in client.app.router.routes]
+    documentation = ["/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"]
+    assert paths[: -len(documentation)] and set(paths[-len(documentation) :]) == set(documentation)
+    assert paths[0] == "/recommendations/{user_id}"
+    assert client.get("/redoc").status_code == 200 and client.get("/ping").json() == {"ok": True}
+
+
 def _exposures(url: str, recommendation_id: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.assignment import BUCKETS, assign, assign_bulk, bounds, bucket, buckets_bulk
+from serving.assignment import BUCKETS, assign, assign_bulk, bounds, bucket, buckets_bulk, variant_index
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = [f"c{i:06d}" for i in range(20_000)]
@@ -75,6 +75,13 @@ def test_ranges_are_contiguous_in_config_order_and_proportional():
     assert bounds([10, 90]) == [1000, 10000]
     shares = np.bincount(assign_bulk("split", [1, 3], USERS), minlength=2) / len(USERS)
     assert abs(shares[1] - 0.75) < 0.02
+
+
+def test_a_bucket_on_a_bound_belongs_to_the_next_variant():
+    upper = bounds([1, 1, 1])  # [3333, 6667, 10000]: variant i holds [bound(i-1), bound(i))
+    cases = {0: 0, 3332: 0, 3333: 1, 6666: 1, 6667: 2, BUCKETS - 1: 2}
+    assert {b: variant_index(b, upper) for b in cases} == cases
+    assert variant_index(4999, [5000, 10000]) == 0 and variant_index(5000, [5000, 10000]) == 1
 
 
 def test_seeds_split_users_independently():
