@@ -51,16 +51,20 @@ against 152 with the generic plan the API's connections now use (PG us per reque
 per user (9 us of server CPU per written exposure against 4); assignment copies a seeded hash and
 bisects the ranges; the API's routes are matched before FastAPI's four documentation routes.
 
-Where exposure logging's p99 goes (scratch runs of the three HTTP routes at 8 clients, 16 turns
-of 1.5 s each, the median of the turns' p99):
+Where exposure logging's p99 goes (scratch runs of the three HTTP routes at 8 clients, 8 or 16
+turns of 1.5 s each, the median of the turns' p99, A/A against no experiment):
 - with the flush effectively off (``exposure_flush_seconds`` 300, nothing written during the run)
-  A/A adds -3 to +7 % to p99 and about 11 us of API CPU; with the 1 s flush +17 to +38 %;
-- the flush's own API CPU is 1.1 to 2.4 us per exposure (measured in process and by sampling);
+  -13, -3, -1, +1 and +19 % (median -1 %); with the 1 s flush +14, +23, +24, +26 and +38 %
+  (median +24 %). So it is the writing, not assignment or the buffering;
+- the flush's own API CPU is 1.1 to 2.4 us per exposure in process, and 0.5 to 1.3 % of the
+  API's samples under load (py-spy, main thread only: no other thread works);
 - not the cause, each tried and measured: the flush's size and rhythm (every 0.1 s or 0.05 s,
-  or paced 4 ms between 200-row slices: +22 to +39 %), WAL (an unlogged table: +20 and +23 %),
+  or paced 4 ms between 200-row slices: +14 to +39 %), WAL (an unlogged table: +20 and +23 %),
   the per-user b-tree (replaced, above), garbage collection (the same collections and pauses with
-  and without an experiment: gen1 at most 3 to 4.5 ms in both).
-Not yet explained: the extra 5 to 25 us of API CPU per request while flushes run.
+  and without an experiment: gen1 at most 3 to 4.5 ms in both), fewer keys per read (3.3 to 3.6
+  requests per statement in both, from pg_stat_database).
+- the API's CPU per request is 16 to 46 us higher under A/A with the flush on and 1 to 29 us
+  with it off: too noisy here to say where the rest of the flush's cost lands.
 
 History (the previous sessions' figures, same machine type): p99 at 8 clients 6.24 ms and
 throughput 41.5 % of /ping before the coalesced reads; the coalesced reads (serving/coalesce.py),
