@@ -63,6 +63,9 @@ turns of 1.5 s each, the median of the turns' p99, A/A against no experiment):
   the per-user b-tree (replaced, above), garbage collection (the same collections and pauses with
   and without an experiment: gen1 at most 3 to 4.5 ms in both), fewer keys per read (3.3 to 3.6
   requests per statement in both, from pg_stat_database).
+- split between the two sides (a scratch flush that encodes every row but writes nowhere, no
+  socket and no server work: +12 and +8 %, against +20 and +15 % for the real flush in the same
+  alternating runs): about half is the API's own flush work, half the writing to PostgreSQL;
 - the API's CPU per request is 16 to 46 us higher under A/A with the flush on and 1 to 29 us
   with it off: too noisy here to say where the rest of the flush's cost lands.
 
