@@ -59,7 +59,7 @@ turns of 1.5 s each, the median of the turns' p99, A/A against no experiment):
 - the flush's own API CPU is 1.1 to 2.4 us per exposure in process, and 0.5 to 1.3 % of the
   API's samples under load (py-spy, main thread only: no other thread works);
 - not the cause, each tried and measured: the flush's size and rhythm (every 0.1 s or 0.05 s,
-  or paced 4 ms between 200-row slices: +14 to +39 %), WAL (an unlogged table: +20 and +23 %),
+  or paced 4 ms between 200-row slices: +15 to +39 %), WAL (an unlogged table: +20 and +23 %),
   the per-user b-tree (replaced, above), garbage collection (the same collections and pauses with
   and without an experiment: gen1 at most 3 to 4.5 ms in both), fewer keys per read (3.3 to 3.6
   requests per statement in both, from pg_stat_database).
