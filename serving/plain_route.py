@@ -14,7 +14,7 @@ checks cannot vouch for goes through the model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -49,7 +49,7 @@ def checked(model: type[BaseModel], request: Request, where: dict[str, str]) -> 
         source = request.path_params if place == "path" else query
         if name in source:
             given[name] = source[name]
-    quick = _QUICK.get(model) or _QUICK.setdefault(model, quick_checks(model))
+    quick = quick_checks(model)
     values = []
     for name in where:
         check, default = quick[name]
@@ -77,6 +77,7 @@ def _query(raw: bytes) -> dict[str, str]:
     return {name: value}
 
 
+@cache  # per model, once
 def quick_checks(model: type[BaseModel]) -> dict[str, tuple[Callable[[str], Any], Any]]:
     """Per field: a check giving the field's value from a valid parameter, or None when it cannot
     tell (pydantic then decides), and the value when the parameter is absent (None: required).
@@ -120,9 +121,6 @@ def _bounded_int(low: int | None, high: int | None, value: str) -> int | None:
 
 def _id(shortest: int, longest: int, value: str) -> str | None:
     return value if shortest <= len(value) <= longest and "\x00" not in value else None
-
-
-_QUICK: dict[type[BaseModel], dict[str, tuple[Callable[[str], Any], Any]]] = {}
 
 
 def documented(model: type[BaseModel], where: dict[str, str]) -> dict:
