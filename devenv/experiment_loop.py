@@ -55,7 +55,7 @@ def forget_previous_run(database_url: str, schema: str, experiment: str) -> None
     with psycopg.connect(database_url) as conn:
         run_setup(conn, "experiments/setup.sql", "experiments/results_setup.sql", schema=schema)
         with conn.transaction():
-            for table in ("experiment_exposures", "experiment_exposures_lost", "experiment_results"):
+            for table in ("experiment_exposure_batches", "experiment_exposures_lost", "experiment_results"):
                 delete = sql.SQL("DELETE FROM {} WHERE experiment = %s").format(sql.Identifier(schema, table))
                 conn.execute(delete, (experiment,))
 

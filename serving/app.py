@@ -159,7 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
             database=database,
             caches=caches,
             exposures=ExposureHealth(
-                buffered=len(exposures.buffer), written=exposures.written, lost=exposures.lost_total
+                buffered=exposures.buffered, written=exposures.written, lost=exposures.lost_total
             ),
         )
 

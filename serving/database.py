@@ -62,7 +62,9 @@ class Statements:
     def __init__(self, config: PipelineConfig):
         self.schema = config.cache_schema
         self.live_loads = self._text(compose("serving/live_loads.sql", schema=self.schema))
-        self.copy_exposures = self._text(compose("serving/copy_exposures.sql", schema=self.schema))
+        self.insert_exposure_batch = self._text(
+            compose("serving/insert_exposure_batch.sql", schema=self.schema)
+        )
         self.record_lost = self._text(compose("serving/record_lost.sql", schema=self.schema))
         self.insert_event = self._text(compose("serving/insert_event.sql"))
         self.insert_purchase = self._text(compose("serving/insert_purchase.sql"))

@@ -1,24 +1,22 @@
 """Experiment exposures: buffered in memory, written to PostgreSQL in batches off the request path.
 
-``record`` only appends to a bounded list: when it is full the exposure is dropped and counted,
-so a request never waits on logging. A background task COPYs the buffer every
-``serving.exposure_flush_seconds``; if the database is down that batch is dropped and counted
-too. Drop counts go to ``experiment_exposures_lost`` (per experiment and minute) once the
-database answers again, and to /health.
-
-The flush shares the event loop with the requests: it encodes in binary COPY format (an eighth
-of text's CPU per row) and hands the loop back every ``ROWS_PER_TURN`` rows, so a large batch
-never holds a request up for longer than a third of a millisecond.
+``record`` only appends to the lists of its (experiment, variant, source): when the buffer is full
+the exposure is dropped and counted, so a request never waits on logging. A background task
+writes the buffer every ``serving.exposure_flush_seconds``: a row per list (or per
+``EXPOSURES_PER_ROW`` of it), the users, recommendation ids and times as JSON arrays
+(include/sql/experiments/setup.sql says why). If the database is down the unwritten exposures
+are dropped and counted too. Drop counts go to ``experiment_exposures_lost`` (per experiment and
+minute) once the database answers again, and to /health.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -26,9 +24,28 @@ from serving.database import CONNECT_TIMEOUT_SECONDS, Statements
 
 log = logging.getLogger(__name__)
 
-ROWS_PER_TURN = 200  # rows encoded (or counted lost) between two turns: ~0.3 ms at ~1.6 us a row
-# the columns of serving/copy_exposures.sql, which COPYs in binary format
-COLUMN_TYPES = ("text", "text", "text", "text", "text", "timestamptz")
+# exposures per written row: encoding one holds the event loop ~1 ms, so a large buffer is written
+# in such slices, the loop handed back between them
+EXPOSURES_PER_ROW = 2_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass
+class _Batch:
+    """One (experiment, variant, source)'s exposures since the last flush, in recording order.
+
+    Lists of strings and datetimes: nothing the garbage collector tracks is kept per request."""
+
+    user_ids: list[str] = field(default_factory=list)
+    recommendation_ids: list[str] = field(default_factory=list)
+    exposed_at: list[datetime] = field(default_factory=list)
+
+    def slice(self, count: int) -> _Batch:
+        """The first ``count`` exposures, taken out of this batch."""
+        taken = _Batch(self.user_ids[:count], self.recommendation_ids[:count], self.exposed_at[:count])
+        del self.user_ids[:count], self.recommendation_ids[:count], self.exposed_at[:count]
+        return taken
 
 
 @dataclass
@@ -36,7 +53,8 @@ class ExposureLog:
     url: str
     statements: Statements
     capacity: int
-    buffer: list[tuple] = field(default_factory=list)
+    buffer: dict[tuple[str, str, str], _Batch] = field(default_factory=dict)
+    buffered: int = 0
     written: int = 0
     lost_total: int = 0
     lost_unrecorded: Counter = field(default_factory=Counter)  # (experiment, minute) → not yet in the table
@@ -52,10 +70,16 @@ class ExposureLog:
         source: str,
         exposed_at: datetime,
     ) -> None:
-        if len(self.buffer) >= self.capacity:
+        if self.buffered >= self.capacity:
             self._lose(experiment, exposed_at, 1)
             return
-        self.buffer.append((experiment, variant, user_id, recommendation_id, source, exposed_at))
+        batch = self.buffer.get((experiment, variant, source))
+        if batch is None:
+            batch = self.buffer[(experiment, variant, source)] = _Batch()
+        batch.user_ids.append(user_id)
+        batch.recommendation_ids.append(recommendation_id)
+        batch.exposed_at.append(exposed_at)
+        self.buffered += 1
 
     def _lose(self, experiment: str, at: datetime, count: int) -> None:
         self.lost_total += count
@@ -70,31 +94,27 @@ class ExposureLog:
         return self._conn
 
     async def flush(self) -> None:
-        """Write what is buffered (and the drop counts); on failure drop the batch and count it."""
+        """Write what is buffered (and the drop counts); on failure drop the unwritten and count them."""
         if not self.buffer and not self.lost_unrecorded:
             return
-        batch, self.buffer = self.buffer, []
+        batches, self.buffer, self.buffered = self.buffer, {}, 0
         try:
             conn = await self._connection()
-            if batch:
-                await self._copy(conn, batch)
-                self.written += len(batch)
-                batch = []  # written: a failure recording the drop counts loses none of it
+            while batches:
+                key, batch = next(iter(batches.items()))
+                written = batch.slice(EXPOSURES_PER_ROW)
+                await conn.execute(self.statements.insert_exposure_batch, _row(key, written))
+                self.written += len(written.user_ids)
+                if not batch.user_ids:  # all written: a later failure loses none of it
+                    del batches[key]
+                await asyncio.sleep(0)
             await self._record_lost(conn)
         except (psycopg.Error, OSError) as error:
-            log.warning("Dropped %d exposures (database unavailable): %s", len(batch), error)
-            for rows in _turns(batch):
-                for experiment, _, _, _, _, at in rows:
+            unwritten = sum(len(batch.user_ids) for batch in batches.values())
+            log.warning("Dropped %d exposures (database unavailable): %s", unwritten, error)
+            for (experiment, _, _), batch in batches.items():
+                for at in batch.exposed_at:
                     self._lose(experiment, at, 1)
-                await asyncio.sleep(0)
-
-    async def _copy(self, conn: psycopg.AsyncConnection, batch: list[tuple]) -> None:
-        async with conn.cursor() as cur, cur.copy(self.statements.copy_exposures) as copy:
-            copy.set_types(COLUMN_TYPES)
-            for rows in _turns(batch):
-                for row in rows:
-                    await copy.write_row(row)  # buffers; awaits the socket only when it is full
-                await asyncio.sleep(0)
 
     async def _record_lost(self, conn: psycopg.AsyncConnection) -> None:
         for key in list(self.lost_unrecorded):
@@ -123,7 +143,17 @@ class ExposureLog:
             await self._conn.close()
 
 
-def _turns(batch: list[tuple]) -> Iterator[list[tuple]]:
-    """The batch in slices of ``ROWS_PER_TURN``: the work done between two turns of the event loop."""
-    for start in range(0, len(batch), ROWS_PER_TURN):
-        yield batch[start : start + ROWS_PER_TURN]
+def _row(key: tuple[str, str, str], batch: _Batch) -> dict:
+    """The batch's row: JSON arrays encoded here (a C call per list, not a Python call per value)."""
+    experiment, variant, source = key
+    times = batch.exposed_at
+    return {
+        "experiment": experiment,
+        "variant": variant,
+        "source": source,
+        "first_at": min(times),
+        "last_at": max(times),
+        "user_ids": json.dumps(batch.user_ids),
+        "recommendation_ids": json.dumps(batch.recommendation_ids),
+        "exposed_us": json.dumps([(at - EPOCH) // MICROSECOND for at in times]),
+    }

@@ -99,11 +99,13 @@ class Store:
     def write_exposures(self, url: str, schema: str) -> None:
         with psycopg.connect(url) as conn, conn.cursor() as cur:
             conn.execute(compose("experiments/setup.sql", schema=schema))
-            conn.execute(f"TRUNCATE {schema}.experiment_exposures")
-            cur.executemany(
-                f"INSERT INTO {schema}.experiment_exposures "
-                "(experiment, variant, user_id, recommendation_id, source, exposed_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+            conn.execute(f"TRUNCATE {schema}.experiment_exposure_batches")
+            cur.executemany(  # a batch per exposure, as a flush of one request's would be
+                f"INSERT INTO {schema}.experiment_exposure_batches "
+                "(experiment, variant, source, first_at, last_at, user_ids, recommendation_ids, exposed_us) "
+                "SELECT e, v, s, t, t, json_build_array(u), json_build_array(r),"
+                " json_build_array((extract(epoch FROM t) * 1000000)::bigint)"
+                " FROM (VALUES (%s, %s, %s, %s, %s, %s::timestamptz)) AS x (e, v, u, r, s, t)",
                 self.exposures,
             )
 

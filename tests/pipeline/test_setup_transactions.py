@@ -28,7 +28,7 @@ def test_the_data_transaction_holds_none_of_the_setups_locks(pipeline_env, schem
         with psycopg.connect(pipeline_env["database_url"]) as other:  # committed: others see it
             assert other.execute("SELECT to_regclass(%s)", (f"{schema}.experiment_exposures",)).fetchone()[0]
         with conn.transaction():
-            held = conn.execute(SHARE_LOCKS_HELD, (f"{schema}.experiment_exposures",)).fetchone()[0]
+            held = conn.execute(SHARE_LOCKS_HELD, (f"{schema}.experiment_exposure_batches",)).fetchone()[0]
     assert held == 0
 
 

@@ -1,4 +1,4 @@
-"""The exposure log against a real PostgreSQL: binary COPY, turns of the event loop, stopping mid-flush."""
+"""The exposure log against a real PostgreSQL: batch rows, the view over them, stopping mid-flush."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from api_testdata import IN_EXPERIMENT, SCHEMA
-from psycopg import postgres
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 
 from serving import exposures
 from serving.database import Statements, set_up
-from serving.exposures import ROWS_PER_TURN, ExposureLog
+from serving.exposures import ExposureLog
 
 
 @pytest.fixture
@@ -24,26 +21,43 @@ def exposures_url(store_url, demo_config):
     config = demo_config()
     asyncio.run(set_up(store_url, config))
     with psycopg.connect(store_url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {SCHEMA}.experiment_exposures, {SCHEMA}.experiment_exposures_lost")
+        conn.execute(f"TRUNCATE {SCHEMA}.experiment_exposure_batches, {SCHEMA}.experiment_exposures_lost")
     return store_url
 
 
-def test_the_set_up_replaces_the_per_user_btree_with_a_time_range_index(exposures_url, demo_config):
-    """The report reads a time window; the b-tree cost each written exposure twice the server CPU."""
-    with psycopg.connect(exposures_url, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE INDEX experiment_exposures_by_user ON {SCHEMA}.experiment_exposures "
-            "(experiment, user_id, exposed_at)"
-        )  # as an earlier version of the set-up left it
-        asyncio.run(set_up(exposures_url, demo_config()))
-        indexes = dict(
-            conn.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
-                (SCHEMA, "experiment_exposures"),
-            ).fetchall()
+def test_the_set_up_moves_an_earlier_row_per_exposure_table_into_batches(exposures_url, demo_config):
+    """An earlier version kept a row per exposure in a table; its rows must read back through the
+    view in the order written, and the table's name go to the view."""
+    rows = [
+        (
+            "homepage-recs",
+            "personalized",
+            f"u{i}",
+            f"rec-{i}",
+            "personalized",
+            IN_EXPERIMENT + timedelta(seconds=i),
         )
-    assert "experiment_exposures_by_user" not in indexes
-    assert "USING brin (exposed_at)" in indexes["experiment_exposures_by_time"]
+        for i in range(5)
+    ] + [("homepage-recs", "popular", "u9", "rec-9", "popular", IN_EXPERIMENT + timedelta(minutes=3))]
+    with psycopg.connect(exposures_url, autocommit=True) as conn:
+        conn.execute(f"DROP VIEW {SCHEMA}.experiment_exposures")
+        conn.execute(
+            f"CREATE TABLE {SCHEMA}.experiment_exposures (exposure_id bigint GENERATED ALWAYS AS IDENTITY "
+            "PRIMARY KEY, experiment text NOT NULL, variant text NOT NULL, user_id text NOT NULL, "
+            "recommendation_id text NOT NULL, source text NOT NULL, exposed_at timestamptz NOT NULL)"
+        )  # as an earlier version of the set-up left it
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {SCHEMA}.experiment_exposures (experiment, variant, user_id, recommendation_id,"
+                " source, exposed_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+        asyncio.run(set_up(exposures_url, demo_config()))
+        kind = conn.execute(
+            "SELECT relkind FROM pg_class WHERE oid = %s::regclass", (f"{SCHEMA}.experiment_exposures",)
+        ).fetchone()[0]
+    assert kind == "v"
+    assert _stored(exposures_url) == rows
 
 
 def _log(url: str, demo_config, capacity: int = 100_000) -> ExposureLog:
@@ -60,7 +74,7 @@ def _stored(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
             f"SELECT experiment, variant, user_id, recommendation_id, source, exposed_at"
-            f" FROM {SCHEMA}.experiment_exposures ORDER BY exposure_id"
+            f" FROM {SCHEMA}.experiment_exposures ORDER BY batch_id, position"
         ).fetchall()
 
 
@@ -87,46 +101,37 @@ def test_a_flush_writes_every_row_as_recorded(exposures_url, demo_config):
     assert [(user, at) for _, _, user, _, _, at in stored[1:]] == [
         (f"u{i}", IN_EXPERIMENT + timedelta(seconds=i * 0.25, microseconds=i)) for i in range(3)
     ]
-    assert (log.written, log.lost_total, log.buffer) == (4, 0, [])
+    assert (log.written, log.lost_total, log.buffer, log.buffered) == (4, 0, {}, 0)
 
 
-class _CountingText(Dumper):
-    """psycopg's binary text encoding, counting the values it encodes (registered on one connection)."""
-
-    format = Format.BINARY
-    oid = postgres.types["text"].oid
-    encoded = 0
-
-    def dump(self, obj: str) -> bytes:
-        _CountingText.encoded += 1
-        return obj.encode()
-
-
-def test_a_large_flush_hands_the_event_loop_back_between_slices(exposures_url, demo_config, monkeypatch):
-    """Requests share the loop with the flush: it must not encode thousands of rows in one go."""
-    monkeypatch.setattr(exposures, "ROWS_PER_TURN", 50)  # fewer rows than one socket write holds
+def test_a_large_buffer_is_written_in_slices_in_order(exposures_url, demo_config, monkeypatch):
+    """Encoding a row holds the event loop: a large buffer goes out as several rows, none lost or
+    reordered, and the loop runs between them."""
+    monkeypatch.setattr(exposures, "EXPOSURES_PER_ROW", 50)
     log = _log(exposures_url, demo_config)
-    rows = 40 * 50 + 7
-    _record(log, rows)
+    _record(log, 207)
 
-    async def most_rows_encoded_in_one_turn() -> int:
-        conn = await log._connection()
-        conn.adapters.register_dumper(None, _CountingText)  # COPY's text columns, by type oid
-        _CountingText.encoded, most, flushing = 0, 0, asyncio.ensure_future(log.flush())
+    async def flush_counting_turns() -> int:
+        turns, flushing = 0, asyncio.ensure_future(log.flush())
         while not flushing.done():
-            seen = _CountingText.encoded
             await asyncio.sleep(0)
-            most = max(most, _CountingText.encoded - seen)
+            turns += 1
         await log.close()
-        return most // 5  # five text columns a row
+        return turns
 
-    assert 0 < asyncio.run(most_rows_encoded_in_one_turn()) <= 50
-    assert len(_stored(exposures_url)) == rows == log.written
+    assert asyncio.run(flush_counting_turns()) >= 5
+    with psycopg.connect(exposures_url) as conn:
+        sizes = conn.execute(
+            f"SELECT json_array_length(user_ids) FROM {SCHEMA}.experiment_exposure_batches ORDER BY batch_id"
+        ).fetchall()
+    assert [size for (size,) in sizes] == [50, 50, 50, 50, 7]
+    assert [user for _, _, user, _, _, _ in _stored(exposures_url)] == [f"u{i}" for i in range(207)]
+    assert log.written == 207
 
 
 def test_stopping_the_flusher_mid_write_neither_loses_nor_doubles_a_batch(exposures_url, demo_config):
     log = _log(exposures_url, demo_config)
-    rows = 4 * ROWS_PER_TURN
+    rows = 800
     _record(log, rows)
 
     async def stop_mid_flush():
@@ -149,9 +154,9 @@ def test_a_batch_the_database_refuses_is_counted_lost_per_minute(demo_config):
     with socket.create_server(("127.0.0.1", 0)) as sock:
         port = sock.getsockname()[1]
     log = _log(f"postgresql://nobody@127.0.0.1:{port}/nothing", demo_config)
-    rows = 2 * ROWS_PER_TURN + 1  # 0.25 s apart: minutes of 240 rows
+    rows = 401  # 0.25 s apart: minutes of 240 rows
     _record(log, rows)
     asyncio.run(log.flush())
-    assert log.lost_total == rows and log.buffer == []
+    assert log.lost_total == rows and log.buffer == {} and log.buffered == 0
     assert sum(log.lost_unrecorded.values()) == rows
     assert log.lost_unrecorded[("homepage-recs", IN_EXPERIMENT)] == 240

@@ -3,3 +3,4 @@
 SELECT DISTINCT user_id, recommendation_id
 FROM {schema}.experiment_exposures
 WHERE experiment = %(experiment)s AND exposed_at >= %(start)s AND exposed_at < %(until)s
+  AND batch_last_at >= %(start)s AND batch_first_at < %(until)s
