@@ -15,7 +15,7 @@ from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
-from personalize_pipeline.config import ExperimentConfig, PipelineConfig, VariantConfig
+from personalize_pipeline.config import ExperimentConfig, PipelineConfig, VariantSourceConfig
 from serving.assignment import bounds, bucket, variant_index
 from serving.campaign import CampaignClient
 from serving.coalesce import Coalescer
@@ -27,8 +27,12 @@ log = logging.getLogger(__name__)
 Ranked = tuple[str, int]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Answer:
+    """What a request is answered with; never changed once made. Made per request, so a slotted
+    class: a frozen dataclass's ``__init__`` (a ``object.__setattr__`` per field) cost four times
+    as much."""
+
     values: list[tuple[str, float | None]]  # empty when ``encoded`` holds the list
     source: str
     load_id: int | None
@@ -38,7 +42,7 @@ class Answer:
     encoded: str | None = None  # a cache's list as the database wrote it: the response's JSON array
 
     def in_variant(self, experiment: str, variant: str) -> Answer:
-        """This answer as an experiment's variant (half the CPU of ``dataclasses.replace``)."""
+        """This answer, as served to an experiment's variant."""
         return Answer(
             self.values, self.source, self.load_id, self.degraded, experiment, variant, self.encoded
         )
@@ -120,11 +124,15 @@ class Recommender:
             return await self._solution(solution, user_id, n)
         name, experiment, upper = running
         variant = experiment.variants[variant_index(bucket(experiment.seed, user_id), upper)]
-        answer = await self._variant(variant, user_id, n)
+        source = variant.source
+        if source.solution:  # the usual variant, a cache: read directly, one coroutine less
+            answer = await self._solution(source.solution, user_id, n)
+        else:
+            answer = await self._variant(source, user_id, n)
         return answer.in_variant(name, variant.name)
 
-    async def _variant(self, variant: VariantConfig, user_id: str, n: int) -> Answer:
-        source = variant.source
+    async def _variant(self, source: VariantSourceConfig, user_id: str, n: int) -> Answer:
+        """A campaign's or a fallback list's variant."""
         if source.fallback:
             return self.fallback(source.fallback, n)
         if source.campaign and self.campaign is not None:
