@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 EXPOSURES_PER_ROW = 500
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+MINUTE_US = 60_000_000
 
 
 @dataclass
@@ -115,8 +116,11 @@ class ExposureLog:
             unwritten = sum(len(batch.user_ids) for batch in batches.values())
             log.warning("Dropped %d exposures (database unavailable): %s", unwritten, error)
             for (experiment, _, _), batch in batches.items():
-                for at in batch.exposed_us:
-                    self._lose(experiment, EPOCH + at * MICROSECOND, 1)
+                # counted a minute at a time, in C: a call per exposure held the event loop 0.37 s
+                # for a full buffer of 100,000
+                per_minute = Counter(map(MINUTE_US.__rfloordiv__, batch.exposed_us))
+                for minute, lost in per_minute.items():
+                    self._lose(experiment, _datetime(minute * MINUTE_US), lost)
 
     async def _record_lost(self, conn: psycopg.AsyncConnection) -> None:
         for key in list(self.lost_unrecorded):
@@ -153,9 +157,14 @@ def _row(key: tuple[str, str, str], batch: _Batch) -> dict:
         "experiment": experiment,
         "variant": variant,
         "source": source,
-        "first_at": EPOCH + min(times) * MICROSECOND,
-        "last_at": EPOCH + max(times) * MICROSECOND,
+        "first_at": _datetime(min(times)),
+        "last_at": _datetime(max(times)),
         "user_ids": json.dumps(batch.user_ids),
         "recommendation_ids": json.dumps(batch.recommendation_ids),
         "exposed_us": json.dumps(times),
     }
+
+
+def _datetime(us: int) -> datetime:
+    """A time kept as microseconds since the epoch, as a datetime again."""
+    return EPOCH + us * MICROSECOND
