@@ -142,7 +142,7 @@ class Recommender:
                     return Answer(items, "campaign", None)
             except Exception as error:  # any failure or timeout: the cache answers
                 log.warning("Campaign %s did not answer (%r); serving its cache", source.campaign, error)
-        return await self._solution(source.solution or source.campaign, user_id, n)
+        return await self._solution(source.campaign, user_id, n)  # the campaign's solution's cache
 
     async def _solution(self, solution: str | None, user_id: str, n: int) -> Answer:
         lookup = self.user_lookups.get(solution) if solution else None
